@@ -1,0 +1,375 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ring_rec.c - the variable-length record engine: SPSC and MPSC rings.
+ *
+ * In the manner of Agrona's ring buffers. The data area holds records: an
+ * 8-byte header word (layout.h: length, type, owner tag) and the payload,
+ * 8-byte aligned, never straddling the end (a padding record fills the gap).
+ * Free space reads as zero: the single consumer zeroes what it consumed
+ * before it publishes its head, so a zero header word means "not written".
+ *
+ * Producer:  reserve [t, t+need) at the tail  (SP: private; MP: CAS on tail)
+ *            write the payload, then the header word with a store-release
+ * Consumer:  load-acquire the header word at head; copy; zero; store-release
+ *            the head (the producer's load-acquire of head pairs with it)
+ *
+ * An SP producer publishes its tail only after the record, so its death
+ * leaves nothing visible. An MP producer makes its reservation visible (the
+ * CAS) before the record, so a death can leave a hole the consumer would wait
+ * on forever. Two marks let the consumer tell a hole from a slow writer:
+ *  - before the CAS, the producer writes the position into resv_pos of its
+ *    endpoint (cleared with a store-release after it published);
+ *  - right after the CAS, it writes a CLAIMED header carrying its endpoint
+ *    index and generation.
+ * A CLAIMED record whose owner is dead becomes padding; a zero header inside
+ * the reserved range with no live reservation for it is padded up to the next
+ * record (everything from a hole to the next record start is still zero,
+ * because a producer writes nothing before its CLAIMED header). Both count
+ * one message in `dropped`.
+ *
+ * Concurrency: SPSC - one producer and one consumer, both wait-free. MPSC -
+ * producers lock-free (CAS), the consumer wait-free, except for the slow path
+ * that clears a dead producer's hole.
+ */
+#include "internal.h"
+
+#include <string.h>
+
+static inline sr_a64 *word_at(const shmring *r, uint64_t pos)
+{
+	return (sr_a64 *)(r->data + (pos & r->mask));
+}
+
+static inline bool multi_producer(const shmring *r)
+{
+	return r->mode == SHMRING_MPSC;
+}
+
+void shmring__rec_init(struct sr_header *h, uint8_t *data)
+{
+	(void)h;
+	(void)data; /* a fresh object is zero: an empty record ring */
+}
+
+/* ---- producer ---- */
+
+/* Reserve `size` bytes of record at the tail, preceded by padding to the end
+ * of the area if the record would straddle it. On success *start is where
+ * the reservation begins and *need its length (padding included). */
+static int reserve(shmring *r, uint64_t size, uint64_t *start, uint64_t *need_out)
+{
+	sr_a64 *tailp = &r->h->prod.pos;
+	uint64_t t = ld_relaxed(tailp); /* SP: our own store; MP: the CAS refreshes it */
+	for (;;) {
+		uint64_t idx = t & r->mask;
+		uint64_t need = idx + size > r->cap ? size + (r->cap - idx) : size;
+		if (t + need - r->cached_head > r->cap) {
+			/* pairs with the consumer's st_release of head after zeroing */
+			uint64_t head = ld_acquire(&r->h->cons.pos);
+			if ((int64_t)(head - t) > 0) {
+				if (!multi_producer(r))
+					return sr_corrupt(r);
+				t = ld_relaxed(tailp); /* our tail was stale */
+				continue;
+			}
+			if (t - head > r->cap)
+				return sr_corrupt(r);
+			r->cached_head = head;
+			if (t + need - head > r->cap)
+				return -EAGAIN;
+		}
+		if (!multi_producer(r)) {
+			*start = t;
+			*need_out = need;
+			return 0;
+		}
+		struct sr_endpoint *e = r->prod.ep;
+		st_relaxed(&e->resv_size, need);
+		st_relaxed(&e->resv_pos, t);
+		/* release: resv_pos is visible to whoever sees the new tail (the
+		 * consumer's load-acquire in rec_stuck) */
+		if (cas_acq_rel(tailp, &t, t + need)) {
+			*start = t;
+			*need_out = need;
+			return 0;
+		}
+	}
+}
+
+/* After reserve(): mark the reservation so that the consumer can always tell
+ * whose it is. Returns the position of the record itself. */
+static uint64_t mark(shmring *r, uint64_t start, uint64_t need, uint64_t size, uint64_t len)
+{
+	uint64_t rec = start + (need - size);
+	if (multi_producer(r)) {
+		if (need > size) /* padding up to the end: final at once */
+			st_release(word_at(r, start), SR_REC_WORD(SR_REC_PAD, need - size, 0));
+		st_relaxed(word_at(r, rec),
+			   SR_REC_WORD(SR_REC_CLAIMED, len, SR_TAG(r->prod.idx, r->prod.gen)));
+		/* The CLAIMED word must be visible no later than the payload: a
+		 * consumer clearing a hole scans for the first non-zero word. */
+		atomic_thread_fence(memory_order_release);
+	}
+	return rec;
+}
+
+/* Publish a record whose payload is in place. `claimed` is its reserved
+ * size; a shorter final length leaves a padding record behind it. */
+static void publish(shmring *r, uint64_t start, uint64_t need, uint64_t rec, uint64_t claimed,
+		    uint64_t len)
+{
+	uint64_t size = SR_ALIGN8(SR_REC_HDR + len);
+	if (size < claimed)
+		st_relaxed(word_at(r, rec + size), SR_REC_WORD(SR_REC_PAD, claimed - size, 0));
+	/* pairs with the consumer's ld_acquire of the header word */
+	st_release(word_at(r, rec), SR_REC_WORD(SR_REC_MSG, len, 0));
+	if (multi_producer(r)) {
+		/* pairs with the ld_acquire of resv_pos in shmring__resv_held */
+		st_release(&r->prod.ep->resv_pos, SR_RESV_NONE);
+	} else {
+		if (rec != start) /* SP wrap: the padding goes last, behind the record */
+			st_release(word_at(r, start), SR_REC_WORD(SR_REC_PAD, need - claimed, 0));
+		/* pairs with ld_acquire(tail) in rec_used and the stat readers */
+		st_release(&r->h->prod.pos, start + need);
+	}
+	struct sr_endpoint *e = r->prod.ep;
+	st_relaxed(&e->count, ld_relaxed(&e->count) + 1);
+	st_relaxed(&e->bytes, ld_relaxed(&e->bytes) + len);
+}
+
+static int rec_send(shmring *r, const struct iovec *v, int n)
+{
+	int i;
+	for (i = 0; i < n; i++) {
+		uint64_t len = v[i].iov_len, size = SR_ALIGN8(SR_REC_HDR + len), start, need;
+		if (len > r->max_msg)
+			break;
+		int rc = reserve(r, size, &start, &need);
+		if (rc < 0) {
+			if (i == 0)
+				return rc;
+			break;
+		}
+		uint64_t rec = mark(r, start, need, size, len);
+		if (len)
+			memcpy(r->data + (rec & r->mask) + SR_REC_HDR, v[i].iov_base, len);
+		publish(r, start, need, rec, size, len);
+	}
+	shmring__wake(r, SR_DATA);
+	return i;
+}
+
+static int rec_claim(shmring *r, size_t len, void **buf)
+{
+	uint64_t size = SR_ALIGN8(SR_REC_HDR + len), start, need;
+	int rc = reserve(r, size, &start, &need);
+	if (rc < 0)
+		return rc;
+	uint64_t rec = mark(r, start, need, size, len);
+	r->claim_pos = start;
+	r->claim_size = need;
+	r->claim_len = len;
+	*buf = r->data + (rec & r->mask) + SR_REC_HDR;
+	return 0;
+}
+
+static int rec_commit(shmring *r, size_t len)
+{
+	uint64_t size = SR_ALIGN8(SR_REC_HDR + r->claim_len);
+	uint64_t rec = r->claim_pos + (r->claim_size - size);
+	publish(r, r->claim_pos, r->claim_size, rec, size, len);
+	shmring__wake(r, SR_DATA);
+	return 0;
+}
+
+static int rec_abort(shmring *r)
+{
+	if (!multi_producer(r))
+		return 0; /* nothing was made visible */
+	/* The reservation is public: turn it into padding. Whatever the caller
+	 * wrote into the buffer is zeroed by the consumer as it passes. */
+	uint64_t size = SR_ALIGN8(SR_REC_HDR + r->claim_len);
+	uint64_t rec = r->claim_pos + (r->claim_size - size);
+	st_release(word_at(r, rec), SR_REC_WORD(SR_REC_PAD, size, 0));
+	st_release(&r->prod.ep->resv_pos, SR_RESV_NONE);
+	shmring__wake(r, SR_DATA);
+	return 0;
+}
+
+/* ---- consumer ---- */
+
+/* Zero a consumed record and move the head past it. */
+static void consume(shmring *r, uint64_t h, uint64_t size)
+{
+	memset(r->data + (h & r->mask), 0, size);
+	/* pairs with the producer's ld_acquire of head in reserve() */
+	st_release(&r->h->cons.pos, h + size);
+}
+
+/* Find the next message at the head, passing over padding. Returns 0 with
+ * its position and header word, -EAGAIN when there is none yet, -EBADMSG. */
+static int next_msg(shmring *r, uint64_t *pos, uint64_t *word)
+{
+	uint64_t h = ld_relaxed(&r->h->cons.pos); /* written by this side only */
+	for (;;) {
+		uint64_t idx = h & r->mask;
+		uint64_t w = ld_acquire(word_at(r, h)); /* pairs with st_release in publish() */
+		uint32_t type = SR_REC_TYPE(w), len = SR_REC_LEN(w);
+		if (w == 0 || type == SR_REC_CLAIMED)
+			return -EAGAIN;
+		if (type == SR_REC_MSG) {
+			if (len > r->max_msg || idx + SR_ALIGN8(SR_REC_HDR + len) > r->cap ||
+			    SR_REC_TAG(w))
+				return sr_corrupt(r);
+			*pos = h;
+			*word = w;
+			return 0;
+		}
+		if (type != SR_REC_PAD || len < SR_REC_HDR || len % 8 || idx + len > r->cap ||
+		    SR_REC_TAG(w))
+			return sr_corrupt(r);
+		consume(r, h, len);
+		h += len;
+	}
+}
+
+static int rec_recv(shmring *r, struct iovec *v, int n)
+{
+	int i;
+	uint64_t h = 0, w = 0;
+	for (i = 0; i < n; i++) {
+		int rc = next_msg(r, &h, &w);
+		if (rc < 0) {
+			if (i == 0)
+				return rc;
+			break;
+		}
+		uint32_t len = SR_REC_LEN(w);
+		if (len > v[i].iov_len) {
+			if (i == 0)
+				return -EMSGSIZE;
+			break;
+		}
+		if (len)
+			memcpy(v[i].iov_base, r->data + (h & r->mask) + SR_REC_HDR, len);
+		v[i].iov_len = len;
+		consume(r, h, SR_ALIGN8(SR_REC_HDR + len));
+		struct sr_endpoint *e = r->cons.ep;
+		st_relaxed(&e->count, ld_relaxed(&e->count) + 1);
+		st_relaxed(&e->bytes, ld_relaxed(&e->bytes) + len);
+	}
+	shmring__wake(r, SR_ROOM);
+	return i;
+}
+
+static int rec_peek(shmring *r, const void **msg, size_t *len)
+{
+	uint64_t h, w;
+	int rc = next_msg(r, &h, &w);
+	if (rc < 0)
+		return rc;
+	r->peek_pos = h;
+	r->peek_len = SR_REC_LEN(w);
+	r->peek_size = SR_ALIGN8(SR_REC_HDR + r->peek_len);
+	/* Remember the held record, so a consumer attaching after our death
+	 * drops it rather than delivering it twice (drop_peek_of_dead). */
+	st_relaxed(&r->cons.ep->resv_size, r->peek_size);
+	st_relaxed(&r->cons.ep->resv_pos, h);
+	*msg = r->data + (h & r->mask) + SR_REC_HDR;
+	*len = r->peek_len;
+	return 0;
+}
+
+static int rec_release(shmring *r)
+{
+	consume(r, r->peek_pos, r->peek_size);
+	st_relaxed(&r->cons.ep->resv_pos, SR_RESV_NONE);
+	struct sr_endpoint *e = r->cons.ep;
+	st_relaxed(&e->count, ld_relaxed(&e->count) + 1);
+	st_relaxed(&e->bytes, ld_relaxed(&e->bytes) + r->peek_len);
+	shmring__wake(r, SR_ROOM);
+	return 0;
+}
+
+static void rec_drop_peek_of_dead(shmring *r, struct sr_endpoint *dead)
+{
+	uint64_t h = ld_relaxed(&r->h->cons.pos);
+	if (ld_relaxed(&dead->resv_pos) != h)
+		return;
+	uint64_t w = ld_acquire(word_at(r, h));
+	uint64_t len = SR_REC_LEN(w), size = SR_ALIGN8(SR_REC_HDR + len);
+	if (SR_REC_TYPE(w) != SR_REC_MSG || len > r->max_msg || (h & r->mask) + size > r->cap)
+		return;
+	consume(r, h, size);
+	shmring__drop(r, 1);
+	shmring__wake(r, SR_ROOM);
+}
+
+/* Slow path for a consumer that sees no message: is the head blocked by a
+ * hole or a CLAIMED record of a dead MP producer? Clear it (see the top). */
+static int rec_stuck(shmring *r, enum sr_dir dir)
+{
+	if (dir != SR_DATA || !multi_producer(r) || r->cons.idx < 0)
+		return 0;
+	uint64_t h = ld_relaxed(&r->h->cons.pos), idx = h & r->mask;
+	sr_a64 *hw = word_at(r, h);
+	uint64_t w = ld_acquire(hw);
+	if (SR_REC_TYPE(w) == SR_REC_CLAIMED) {
+		uint64_t size = SR_ALIGN8(SR_REC_HDR + SR_REC_LEN(w));
+		if (SR_REC_LEN(w) > r->max_msg || idx + size > r->cap)
+			return sr_corrupt(r);
+		if (shmring__tag_alive(r, SR_REC_TAG(w)))
+			return 0;
+		if (!atomic_compare_exchange_strong(hw, &w, SR_REC_WORD(SR_REC_PAD, size, 0)))
+			return 0;
+		shmring__drop(r, 1);
+		return 1;
+	}
+	if (w != 0)
+		return 0;
+	/* pairs with the producers' CAS (release) on the tail: their resv_pos
+	 * stores are visible for every reservation below t */
+	uint64_t t = ld_acquire(&r->h->prod.pos);
+	if (t == h)
+		return 0;
+	if (t - h > r->cap)
+		return sr_corrupt(r);
+	if (shmring__resv_held(r, SHMRING_PRODUCER, h, NULL))
+		return 0; /* a live producer is writing it */
+	/* A hole: its owner died between the CAS and its first word. The hole
+	 * ends at the next non-zero word, the next live reservation, the tail
+	 * or the end of the area, whichever comes first. */
+	uint64_t end = t - h < r->cap - idx ? t : h + (r->cap - idx);
+	for (uint64_t p = h + 8; p < end; p += 8) {
+		if (ld_acquire(word_at(r, p)) || shmring__resv_held(r, SHMRING_PRODUCER, p, NULL)) {
+			end = p;
+			break;
+		}
+	}
+	w = 0;
+	if (!atomic_compare_exchange_strong(hw, &w, SR_REC_WORD(SR_REC_PAD, end - h, 0)))
+		return 0;
+	shmring__drop(r, 1);
+	return 1;
+}
+
+static size_t rec_used(const shmring *r)
+{
+	uint64_t head = ld_acquire(&r->h->cons.pos);
+	uint64_t tail = ld_acquire(&r->h->prod.pos);
+	uint64_t used = tail - head;
+	return (size_t)(used > r->cap ? r->cap : used);
+}
+
+const struct sr_ops shmring__rec_ops = {
+	.send = rec_send,
+	.recv = rec_recv,
+	.claim = rec_claim,
+	.commit = rec_commit,
+	.abort = rec_abort,
+	.peek = rec_peek,
+	.release = rec_release,
+	.stuck = rec_stuck,
+	.used = rec_used,
+	.drop_peek_of_dead = rec_drop_peek_of_dead,
+};

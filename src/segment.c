@@ -1,0 +1,375 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * segment.c - shared-memory objects: name checks, geometry, create (POSIX shm,
+ * memfd, huge pages), open with complete validation, map and unmap.
+ *
+ * Everything read from an object is hostile input until validated here; what
+ * passes is copied into the handle and never re-read from the segment.
+ */
+#include "internal.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef MFD_HUGETLB
+#define MFD_HUGETLB 0x0004U
+#endif
+
+#define SR_NAME_MAX 200
+#define SR_CAP_MIN ((uint64_t)256)
+#define SR_CAP_MAX ((uint64_t)1 << 40)
+#define SR_HUGE_PAGE ((uint64_t)2 << 20)
+#define SR_INIT_WAIT_NS (100 * 1000 * 1000LL) /* how long open waits for a creator */
+
+int shmring__validate_name(const char *name, char *out, size_t outsz)
+{
+	if (!name)
+		return -EINVAL;
+	size_t len = strnlen(name, SR_NAME_MAX + 1);
+	if (len > SR_NAME_MAX)
+		return -EINVAL;
+	const char *base = name[0] == '/' ? name + 1 : name;
+	if (*base == '\0' || strchr(base, '/') || !strcmp(base, ".") || !strcmp(base, ".."))
+		return -EINVAL;
+	if ((size_t)snprintf(out, outsz, "/%s", base) >= outsz)
+		return -EINVAL;
+	return 0;
+}
+
+static uint64_t pow2_ceil(uint64_t x)
+{
+	uint64_t p = 1;
+	while (p < x)
+		p <<= 1;
+	return p;
+}
+
+static uint64_t pow2_floor(uint64_t x)
+{
+	uint64_t p = 1;
+	while (p <= x / 2)
+		p <<= 1;
+	return p;
+}
+
+static uint64_t page_size(void)
+{
+	long ps = sysconf(_SC_PAGESIZE);
+	return ps > 0 ? (uint64_t)ps : 4096;
+}
+
+/* The private geometry the creator decides from a config. */
+struct geometry {
+	uint32_t mode, flags;
+	uint64_t capacity, max_msg, slot_size, nslots, data_off, total;
+	mode_t perm;
+};
+
+static int plan(const struct shmring_config *cfg, struct geometry *g)
+{
+	static const struct shmring_config defaults;
+	if (!cfg)
+		cfg = &defaults;
+	for (size_t i = 0; i < sizeof(cfg->reserved) / sizeof(cfg->reserved[0]); i++)
+		if (cfg->reserved[i])
+			return -EINVAL;
+	if ((unsigned)cfg->mode > SHMRING_MPMC)
+		return -EINVAL;
+	if (cfg->flags & ~(unsigned)(SHMRING_STREAM | SHMRING_HUGEPAGES))
+		return -EINVAL;
+	if (cfg->perm & ~(mode_t)0777)
+		return -EINVAL;
+	if (cfg->flags & SHMRING_STREAM)
+		return -EOPNOTSUPP; /* stream rings: see issue "Drop-in pipe replacement" */
+
+	uint64_t req = cfg->capacity ? cfg->capacity : SHMRING_DEFAULT_CAPACITY;
+	if (req > SR_CAP_MAX)
+		return -EINVAL;
+	req = pow2_ceil(req < SR_CAP_MIN ? SR_CAP_MIN : req);
+	uint64_t max_msg = cfg->max_msg;
+	if (!max_msg)
+		max_msg = req / 2 < SHMRING_DEFAULT_MAX_MSG ? req / 2 : SHMRING_DEFAULT_MAX_MSG;
+	if (max_msg > req / 2)
+		return -EINVAL;
+
+	g->mode = cfg->mode;
+	g->flags = cfg->flags;
+	g->perm = cfg->perm ? cfg->perm : 0600;
+	g->max_msg = max_msg;
+	if (g->mode == SHMRING_SPSC || g->mode == SHMRING_MPSC) {
+		/* Any record of at most half the area fits in an empty ring
+		 * wherever its head stands (before or after the wrap), so the
+		 * area is at least twice the largest record. */
+		uint64_t rec = SR_ALIGN8(SR_REC_HDR + max_msg);
+		g->capacity = pow2_ceil(req > 2 * rec ? req : 2 * rec);
+		g->slot_size = g->nslots = 0;
+	} else {
+		g->slot_size = (SR_SLOT_HDR + max_msg + 63) & ~(uint64_t)63;
+		g->nslots = pow2_floor(req / g->slot_size);
+		if (g->nslots < 2) /* Vyukov's sequence numbers need two slots */
+			g->nslots = 2;
+		g->capacity = g->nslots * g->slot_size;
+	}
+	uint64_t ps = page_size();
+	g->data_off = (SR_OFF_DATA_MIN + ps - 1) / ps * ps;
+	g->total = g->data_off + g->capacity;
+	if (g->flags & SHMRING_HUGEPAGES)
+		g->total = (g->total + SR_HUGE_PAGE - 1) / SR_HUGE_PAGE * SR_HUGE_PAGE;
+	return 0;
+}
+
+/* Huge pages are taken from the reserved pool; without one, say so clearly
+ * rather than let a mapping fault later. */
+static int hugepages_available(uint64_t bytes)
+{
+	FILE *f = fopen("/proc/meminfo", "re");
+	if (!f)
+		return -EOPNOTSUPP;
+	char line[128];
+	long long free_pages = -1, size_kb = 0;
+	while (fgets(line, sizeof(line), f)) {
+		sscanf(line, "HugePages_Free: %lld", &free_pages);
+		sscanf(line, "Hugepagesize: %lld kB", &size_kb);
+	}
+	fclose(f);
+	if (free_pages < 0 || size_kb <= 0)
+		return -EOPNOTSUPP;
+	if ((uint64_t)free_pages * (uint64_t)size_kb * 1024 < bytes)
+		return -ENOMEM;
+	return 0;
+}
+
+static void init_header(struct sr_header *h, const struct geometry *g)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	h->cfg.magic = SR_MAGIC;
+	h->cfg.header_size = (uint32_t)g->data_off;
+	h->cfg.mode = g->mode;
+	h->cfg.flags = g->flags;
+	h->cfg.capacity = g->capacity;
+	h->cfg.max_msg = g->max_msg;
+	h->cfg.data_off = g->data_off;
+	h->cfg.total_size = g->total;
+	h->cfg.slot_size = (uint32_t)g->slot_size;
+	h->cfg.nslots = (uint32_t)g->nslots;
+	h->cfg.ep_off = SR_OFF_EP;
+	h->cfg.ep_count = SR_EP_MAX;
+	h->cfg.ctime_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	h->cfg.creator_uid = (uint32_t)geteuid();
+	h->cfg.creator_pid = (uint32_t)getpid();
+	for (unsigned i = 0; i < SR_EP_MAX; i++) {
+		st_relaxed(&h->ep[i].resv_pos, SR_RESV_NONE);
+		st_relaxed(&h->ep[i].resv_size, 0);
+	}
+	uint8_t *data = (uint8_t *)h + g->data_off;
+	if (g->nslots)
+		shmring__slot_init(h, data);
+	else
+		shmring__rec_init(h, data);
+	/* The object is fresh, so every other word is already zero. Publish:
+	 * pairs with the load-acquire of version in attach_fd(). */
+	st_release(&h->cfg.version, SR_LAYOUT_VERSION);
+}
+
+int shmring__new(const struct shmring_config *cfg, const char *name, int role, shmring **out)
+{
+	struct geometry g;
+	char path[SR_NAME_MAX + 2];
+	int rc, fd;
+
+	if (!out || (role & ~(SHMRING_PRODUCER | SHMRING_CONSUMER)))
+		return -EINVAL;
+	if (name && (rc = shmring__validate_name(name, path, sizeof(path))) < 0)
+		return rc;
+	if ((rc = plan(cfg, &g)) < 0)
+		return rc;
+	if (g.flags & SHMRING_HUGEPAGES) {
+		if (name)
+			return -EOPNOTSUPP; /* /dev/shm is not hugetlbfs: anonymous rings only */
+		if ((rc = hugepages_available(g.total)) < 0)
+			return rc;
+	}
+
+	if (name) {
+		fd = shm_open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, g.perm);
+		if (fd < 0)
+			return -errno;
+		/* The umask must not loosen or tighten what the caller asked. */
+		if (fchmod(fd, g.perm) < 0) {
+			rc = -errno;
+			goto fail;
+		}
+	} else {
+		unsigned mfd = MFD_CLOEXEC | MFD_ALLOW_SEALING;
+		if (g.flags & SHMRING_HUGEPAGES)
+			mfd |= MFD_HUGETLB;
+		fd = memfd_create("shmring", mfd);
+		if (fd < 0)
+			return errno == EINVAL && (g.flags & SHMRING_HUGEPAGES) ? -EOPNOTSUPP
+										 : -errno;
+	}
+	if (ftruncate(fd, (off_t)g.total) < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	if (!name && fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	void *p = mmap(NULL, g.total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		rc = -errno;
+		goto fail;
+	}
+	init_header(p, &g);
+	munmap(p, g.total);
+
+	rc = shmring__attach_fd(fd, role, true, out);
+	if (rc >= 0)
+		return rc;
+	fd = -1; /* attach_fd closed it */
+fail:
+	if (fd >= 0)
+		close(fd);
+	if (name)
+		shm_unlink(path);
+	return rc;
+}
+
+/* Check a header copy against the object's real size; fill the handle's
+ * private geometry. Returns 0, -EBADMSG or -EPROTO. */
+static int validate(shmring *r, struct sr_header *h, uint64_t real_size, uid_t owner)
+{
+	struct sr_config_line c;
+	memcpy(&c, &h->cfg, sizeof(c)); /* one read of each field */
+	uint32_t version = ld_acquire(&h->cfg.version);
+
+	if (c.magic != SR_MAGIC)
+		return -EBADMSG;
+	if (version != SR_LAYOUT_VERSION)
+		return -EPROTO;
+	if (c.mode > SHMRING_MPMC || (c.flags & ~(uint32_t)(SHMRING_STREAM | SHMRING_HUGEPAGES)))
+		return -EBADMSG;
+	if (c.flags & SHMRING_STREAM)
+		return -EBADMSG;
+	if (c.total_size != real_size || c.data_off != c.header_size ||
+	    c.data_off < SR_OFF_DATA_MIN || c.data_off % 4096 || c.data_off > real_size)
+		return -EBADMSG;
+	if (c.ep_off != SR_OFF_EP || c.ep_count != SR_EP_MAX)
+		return -EBADMSG;
+	if (c.creator_uid != (uint32_t)owner)
+		return -EBADMSG;
+	uint64_t room = real_size - c.data_off;
+	if (c.capacity == 0 || c.capacity > room || c.max_msg == 0)
+		return -EBADMSG;
+	bool records = c.mode == SHMRING_SPSC || c.mode == SHMRING_MPSC;
+	if (records) {
+		if (c.slot_size || c.nslots || (c.capacity & (c.capacity - 1)) ||
+		    c.capacity < SR_CAP_MIN || c.max_msg > SR_REC_MAX_LEN ||
+		    2 * SR_ALIGN8(SR_REC_HDR + c.max_msg) > c.capacity)
+			return -EBADMSG;
+		r->cap = c.capacity;
+		r->slot_size = 0;
+	} else {
+		if (c.nslots < 2 || (c.nslots & (c.nslots - 1)) || c.slot_size % 8 ||
+		    c.slot_size < SR_SLOT_HDR + c.max_msg ||
+		    (uint64_t)c.nslots * c.slot_size != c.capacity)
+			return -EBADMSG;
+		r->cap = c.nslots;
+		r->slot_size = c.slot_size;
+	}
+	r->mask = r->cap - 1;
+	r->data = (uint8_t *)h + c.data_off;
+	r->max_msg = c.max_msg;
+	r->mode = c.mode;
+	r->flags = c.flags;
+	return 0;
+}
+
+int shmring__attach_fd(int fd, int role, bool owned, shmring **out)
+{
+	struct stat st;
+	int rc;
+	shmring *r = NULL;
+	void *p = MAP_FAILED;
+	size_t len = 0;
+
+	if (!owned) {
+		int dup = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+		if (dup < 0)
+			return -errno;
+		fd = dup;
+	}
+	if (fstat(fd, &st) < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size < (off_t)sizeof(struct sr_header) ||
+	    (uint64_t)st.st_size > SIZE_MAX) {
+		rc = -EBADMSG;
+		goto fail;
+	}
+	int acc = fcntl(fd, F_GETFL) & O_ACCMODE;
+	if (role && acc != O_RDWR) {
+		rc = -EACCES;
+		goto fail;
+	}
+	len = (size_t)st.st_size;
+	p = mmap(NULL, len, role ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		rc = -errno;
+		goto fail;
+	}
+	r = calloc(1, sizeof(*r));
+	if (!r) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	struct sr_header *h = p;
+	/* A creator publishes version last; give one that is still at work a
+	 * moment, then let the caller retry. */
+	if (h->cfg.magic == SR_MAGIC && ld_acquire(&h->cfg.version) == 0) {
+		int64_t until = shmring__now() + SR_INIT_WAIT_NS;
+		while (ld_acquire(&h->cfg.version) == 0 && shmring__now() < until) {
+			struct timespec ts = {0, 1000 * 1000};
+			nanosleep(&ts, NULL);
+		}
+		if (ld_acquire(&h->cfg.version) == 0) {
+			rc = -EAGAIN;
+			goto fail;
+		}
+	}
+	if ((rc = validate(r, h, (uint64_t)st.st_size, st.st_uid)) < 0)
+		goto fail;
+	r->h = h;
+	r->map_len = len;
+	r->fd = fd;
+	r->ops = r->slot_size ? &shmring__slot_ops : &shmring__rec_ops;
+	r->spin_ns = SHMRING_DEFAULT_SPIN_NS;
+	r->prod.idx = r->cons.idx = -1;
+	r->prod.lock_fd = r->cons.lock_fd = -1;
+	if ((rc = shmring__attach_roles(r, role)) < 0)
+		goto fail;
+	*out = r;
+	return 0;
+fail:
+	free(r);
+	if (p != MAP_FAILED)
+		munmap(p, len);
+	close(fd);
+	return rc;
+}
+
+void shmring__unmap(shmring *r)
+{
+	munmap(r->h, r->map_len);
+	close(r->fd);
+}

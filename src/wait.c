@@ -1,0 +1,175 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * wait.c - blocking: spin, then sleep on a futex in the segment; the only
+ * system calls near the data path.
+ *
+ * Each direction has an event count (layout.h): a 32-bit epoch, the futex
+ * word, and a count of sleepers.
+ *
+ *   waiter                              waker
+ *   sleepers += 1   (seq_cst RMW)       publish data   (store-release)
+ *   e = epoch                           full fence
+ *   full fence                          if sleepers != 0:
+ *   re-check the ring; ready? leave        epoch += 1
+ *   FUTEX_WAIT(epoch, e)                   FUTEX_WAKE(epoch, all)
+ *   sleepers -= 1
+ *
+ * Either the waker's load of sleepers sees the waiter's increment (and it
+ * wakes it, or bumps epoch before the waiter sleeps, so FUTEX_WAIT returns at
+ * once), or the waiter's re-check, ordered after its fence, sees the data the
+ * waker published before its fence. Without the two fences a wakeup is lost.
+ * The waker pays one fence and one load of a line nobody writes while nobody
+ * sleeps: no system call while both sides keep up.
+ *
+ * Sleeps are cut into slices of SR_LIVENESS_NS so that a peer that died
+ * without closing (no wakeup will come) is noticed within that time.
+ */
+#include "internal.h"
+
+#include <limits.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+int64_t shmring__now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Shared (not FUTEX_PRIVATE_FLAG) futexes: the word lives in a shared mapping
+ * and the waker may be another process. */
+static long futex_wait(sr_a32 *word, uint32_t expect, int64_t ns)
+{
+	struct timespec ts = {.tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000};
+	return syscall(SYS_futex, word, FUTEX_WAIT, expect, &ts, NULL, 0);
+}
+
+static void futex_wake(sr_a32 *word)
+{
+	syscall(SYS_futex, word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
+static struct sr_wait_line *line_of(shmring *r, enum sr_dir dir)
+{
+	return dir == SR_DATA ? &r->h->dwait : &r->h->rwait;
+}
+
+/* Called after publishing (data for SR_DATA, room for SR_ROOM). Wait-free
+ * unless someone sleeps. */
+void shmring__wake(shmring *r, enum sr_dir dir)
+{
+	struct sr_wait_line *w = line_of(r, dir);
+	fence_full(); /* pairs with the waiter's fence: see the top of this file */
+	if (SR_LIKELY(ld_relaxed(&w->sleepers) == 0))
+		return;
+	fetch_add_seqcst(&w->epoch, 1);
+	futex_wake(&w->epoch);
+	struct sr_endpoint *e = dir == SR_DATA ? r->prod.ep : r->cons.ep;
+	if (e)
+		st_relaxed(&e->wakeups, ld_relaxed(&e->wakeups) + 1);
+}
+
+void shmring__wake_all(shmring *r)
+{
+	fence_full();
+	fetch_add_seqcst(&r->h->dwait.epoch, 1);
+	fetch_add_seqcst(&r->h->rwait.epoch, 1);
+	futex_wake(&r->h->dwait.epoch);
+	futex_wake(&r->h->rwait.epoch);
+}
+
+/* The slow-path look at the other side while fn() keeps saying -EAGAIN:
+ * clear a dead peer's claim that blocks the ring, and turn "the other side
+ * has gone" into -EPIPE once nothing is left to move. The lock probes run at
+ * most every SR_LIVENESS_NS unless forced; the hint check always runs. */
+static int settle(shmring *r, enum sr_dir dir, sr_try_fn fn, void *arg, int64_t now, bool force)
+{
+	int rc;
+	bool gone;
+	struct sr_totals_line *t = &r->h->totals;
+	sr_a32 *seen = dir == SR_DATA ? &t->prod_seen : &t->cons_seen;
+	sr_a32 *live = dir == SR_DATA ? &t->nprod : &t->ncons;
+
+	if (ld_acquire(seen) && ld_acquire(live) == 0) {
+		gone = true;
+	} else {
+		if (!force && now < r->next_live_check)
+			return -EAGAIN;
+		r->next_live_check = now + SR_LIVENESS_NS;
+		if (r->ops->stuck(r, dir) > 0) {
+			rc = fn(r, arg);
+			if (rc != -EAGAIN)
+				return rc;
+		}
+		gone = shmring__side_gone(r, dir);
+	}
+	if (!gone)
+		return -EAGAIN;
+	/* What was published before the last peer left is still delivered. */
+	rc = fn(r, arg);
+	return rc == -EAGAIN ? -EPIPE : rc;
+}
+
+int shmring__block(shmring *r, enum sr_dir dir, sr_try_fn fn, void *arg, int64_t timeout_ns)
+{
+	int rc = fn(r, arg);
+	if (SR_LIKELY(rc != -EAGAIN))
+		return rc;
+	if (r->broken)
+		return r->broken;
+
+	int64_t now = shmring__now();
+	if (timeout_ns == 0)
+		return settle(r, dir, fn, arg, now, false);
+	int64_t deadline = timeout_ns > 0 && timeout_ns < INT64_MAX - now ? now + timeout_ns
+									 : INT64_MAX;
+	if ((rc = settle(r, dir, fn, arg, now, false)) != -EAGAIN)
+		return rc;
+
+	if (r->spin_ns != 0) {
+		int64_t spin_end = r->spin_ns < 0 ? INT64_MAX : now + r->spin_ns;
+		for (unsigned i = 1;; i++) {
+			cpu_relax();
+			rc = fn(r, arg);
+			if (rc != -EAGAIN)
+				return rc;
+			if (i % 64)
+				continue;
+			now = shmring__now();
+			if ((rc = settle(r, dir, fn, arg, now, false)) != -EAGAIN)
+				return rc;
+			if (now >= deadline)
+				return -ETIMEDOUT;
+			if (now >= spin_end)
+				break;
+		}
+	}
+
+	struct sr_wait_line *w = line_of(r, dir);
+	bool force = true;
+	for (;;) {
+		fetch_add_seqcst(&w->sleepers, 1);
+		uint32_t e = ld_acquire(&w->epoch); /* pairs with the waker's epoch RMW */
+		fence_full(); /* pairs with the waker's fence in shmring__wake */
+		rc = fn(r, arg);
+		now = shmring__now();
+		if (rc == -EAGAIN)
+			rc = settle(r, dir, fn, arg, now, force);
+		if (rc == -EAGAIN && now >= deadline)
+			rc = -ETIMEDOUT;
+		if (rc != -EAGAIN) {
+			fetch_sub_seqcst(&w->sleepers, 1);
+			return rc;
+		}
+		int64_t slice = deadline - now < SR_LIVENESS_NS ? deadline - now : SR_LIVENESS_NS;
+		long fr = futex_wait(&w->epoch, e, slice);
+		int err = fr < 0 ? errno : 0;
+		fetch_sub_seqcst(&w->sleepers, 1);
+		if (err == EINTR)
+			return -EINTR;
+		force = err == ETIMEDOUT; /* a quiet slice: look at the peers again */
+	}
+}
