@@ -98,6 +98,11 @@ static int as_producer(shmring *r)
 		return -EPERM;
 	if (SR_UNLIKELY(claim_mine(r)))
 		return -EBUSY;
+	if (SR_UNLIKELY(r->bound_forkgen != shmring__forkgen())) {
+		int rc = shmring__rebind(r);
+		if (rc < 0)
+			return rc;
+	}
 	/* Like a pipe with no reader: refuse before writing. The hint is exact
 	 * after normal closes; a crashed consumer is found when the ring fills. */
 	struct sr_totals_line *t = &r->h->totals;
@@ -116,6 +121,11 @@ static int as_consumer(shmring *r)
 		return -EPERM;
 	if (SR_UNLIKELY(peek_mine(r)))
 		return -EBUSY;
+	if (SR_UNLIKELY(r->bound_forkgen != shmring__forkgen())) {
+		int rc = shmring__rebind(r);
+		if (rc < 0)
+			return rc;
+	}
 	return 0;
 }
 

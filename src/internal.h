@@ -84,12 +84,19 @@ struct shmring {
 	unsigned peek_forkgen;
 	uint64_t peek_pos, peek_size, peek_len;
 
+	unsigned bound_forkgen; /* fork generation the multi-side roles belong to */
 	int broken; /* 0, or -EBADMSG once the shared state was found corrupt */
 	int64_t spin_ns;
 	int64_t next_live_check; /* CLOCK_MONOTONIC ns of the next liveness look */
 };
 
 /* ---- segment.c ---- */
+struct sr_geom {
+	uint32_t mode, flags;
+	uint64_t cap, mask, max_msg, slot_size, data_off;
+};
+int shmring__check_header(const struct sr_header *h, uint64_t real_size, uint32_t owner,
+			  struct sr_geom *g, const char **why);
 int shmring__validate_name(const char *name, char *out, size_t outsz);
 int shmring__new(const struct shmring_config *cfg, const char *name, int role, shmring **out);
 int shmring__attach_fd(int fd, int role, bool owned, shmring **out);
@@ -98,6 +105,7 @@ void shmring__unmap(shmring *r);
 /* ---- peers.c ---- */
 int shmring__attach_roles(shmring *r, int role);
 void shmring__detach_roles(shmring *r);
+int shmring__rebind(shmring *r);
 bool shmring__ep_alive(const shmring *r, unsigned idx);
 bool shmring__tag_alive(const shmring *r, uint32_t tag);
 bool shmring__side_gone(shmring *r, enum sr_dir dir);

@@ -201,11 +201,15 @@ static void claim_entry(shmring *r, int role, unsigned idx, struct sr_role *out)
 	out->ep = e;
 }
 
+static bool multi_side(const shmring *r, int role)
+{
+	return role == SHMRING_PRODUCER ? (r->mode == SHMRING_MPSC || r->mode == SHMRING_MPMC)
+					: (r->mode == SHMRING_SPMC || r->mode == SHMRING_MPMC);
+}
+
 static int attach_one(shmring *r, int role, struct sr_role *out)
 {
-	bool multi = role == SHMRING_PRODUCER
-			     ? (r->mode == SHMRING_MPSC || r->mode == SHMRING_MPMC)
-			     : (r->mode == SHMRING_SPMC || r->mode == SHMRING_MPMC);
+	bool multi = multi_side(r, role);
 	unsigned lo, hi;
 	side_range(role, &lo, &hi);
 	if (!multi)
@@ -243,6 +247,7 @@ int shmring__attach_roles(shmring *r, int role)
 		return rc;
 	}
 	r->role = role;
+	r->bound_forkgen = shmring__forkgen();
 	if (role & SHMRING_PRODUCER)
 		r->cached_head = ld_acquire(&r->h->cons.pos);
 	return 0;
@@ -273,4 +278,29 @@ void shmring__detach_roles(shmring *r)
 	detach_one(r, &r->prod);
 	detach_one(r, &r->cons);
 	r->role = 0;
+}
+
+/* First data call in a forked child. The child holds its parent's roles
+ * through the inherited lock, which is what end of file needs; but on a multi
+ * side, parent and child may send (or receive) at the same time, and a claim
+ * must name the one process that can die holding it. So the child takes an
+ * endpoint of its own and lets go of the inherited one (which stays alive as
+ * long as the parent holds it). Single sides are used by one process at a
+ * time (the contract) and keep the inherited endpoint. */
+int shmring__rebind(shmring *r)
+{
+	static const int roles[2] = {SHMRING_PRODUCER, SHMRING_CONSUMER};
+	for (int i = 0; i < 2; i++) {
+		struct sr_role *ro = roles[i] == SHMRING_PRODUCER ? &r->prod : &r->cons;
+		if (ro->idx < 0 || !multi_side(r, roles[i]))
+			continue;
+		struct sr_role fresh = {.idx = -1, .lock_fd = -1};
+		int rc = attach_one(r, roles[i], &fresh);
+		if (rc < 0)
+			return rc;
+		detach_one(r, ro);
+		*ro = fresh;
+	}
+	r->bound_forkgen = shmring__forkgen();
+	return 0;
 }

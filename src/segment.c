@@ -146,6 +146,23 @@ static int hugepages_available(uint64_t bytes)
 	return 0;
 }
 
+/* Where glibc keeps POSIX shared memory. */
+#define SR_SHM_DIR "/dev/shm"
+static atomic_uint tmp_seq;
+
+/* Give the finished object its name: link(2) fails with EEXIST on a taken
+ * name (O_EXCL semantics, squatters included) and never replaces it. */
+static int publish_name(const char *tmp, const char *path)
+{
+	char from[sizeof(SR_SHM_DIR) + 64], to[sizeof(SR_SHM_DIR) + SR_NAME_MAX + 2];
+	snprintf(from, sizeof(from), SR_SHM_DIR "%s", tmp);
+	snprintf(to, sizeof(to), SR_SHM_DIR "%s", path);
+	if (link(from, to) < 0)
+		return -errno;
+	shm_unlink(tmp);
+	return 0;
+}
+
 static void init_header(struct sr_header *h, const struct geometry *g)
 {
 	struct timespec ts;
@@ -182,7 +199,7 @@ static void init_header(struct sr_header *h, const struct geometry *g)
 int shmring__new(const struct shmring_config *cfg, const char *name, int role, shmring **out)
 {
 	struct geometry g;
-	char path[SR_NAME_MAX + 2];
+	char path[SR_NAME_MAX + 2], tmp[64];
 	int rc, fd;
 
 	if (!out || (role & ~(SHMRING_PRODUCER | SHMRING_CONSUMER)))
@@ -199,7 +216,11 @@ int shmring__new(const struct shmring_config *cfg, const char *name, int role, s
 	}
 
 	if (name) {
-		fd = shm_open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, g.perm);
+		/* Build the ring under a private name and link it into place only
+		 * when it is complete, so that nobody ever opens half a ring. */
+		snprintf(tmp, sizeof(tmp), "/.shmring-new-%d-%u", (int)getpid(),
+			 (unsigned)atomic_fetch_add(&tmp_seq, 1));
+		fd = shm_open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, g.perm);
 		if (fd < 0)
 			return -errno;
 		/* The umask must not loosen or tighten what the caller asked. */
@@ -232,66 +253,90 @@ int shmring__new(const struct shmring_config *cfg, const char *name, int role, s
 	init_header(p, &g);
 	munmap(p, g.total);
 
-	rc = shmring__attach_fd(fd, role, true, out);
-	if (rc >= 0)
-		return rc;
-	fd = -1; /* attach_fd closed it */
+	/* Attach before the name appears: the creator's roles come first. */
+	shmring *r;
+	rc = shmring__attach_fd(fd, role, true, &r);
+	fd = -1; /* the handle owns it now, or attach_fd closed it */
+	if (rc < 0)
+		goto fail;
+	if (name && (rc = publish_name(tmp, path)) < 0) {
+		shmring_close(r);
+		goto fail;
+	}
+	*out = r;
+	return 0;
 fail:
 	if (fd >= 0)
 		close(fd);
 	if (name)
-		shm_unlink(path);
+		shm_unlink(tmp);
 	return rc;
 }
 
-/* Check a header copy against the object's real size; fill the handle's
- * private geometry. Returns 0, -EBADMSG or -EPROTO. */
-static int validate(shmring *r, struct sr_header *h, uint64_t real_size, uid_t owner)
+/* Check a header against the object's real size and owner. On success fill
+ * *g with the geometry to use from then on; on failure say why. Also used by
+ * the shmring command to print its verdict. */
+int shmring__check_header(const struct sr_header *h, uint64_t real_size, uint32_t owner,
+			  struct sr_geom *g, const char **why)
 {
+#define BAD(rc, reason)                                                                    \
+	do {                                                                               \
+		if (why)                                                                   \
+			*why = (reason);                                                   \
+		return (rc);                                                               \
+	} while (0)
 	struct sr_config_line c;
+	if (real_size < sizeof(struct sr_header))
+		BAD(-EBADMSG, "object smaller than a ring header");
 	memcpy(&c, &h->cfg, sizeof(c)); /* one read of each field */
-	uint32_t version = ld_acquire(&h->cfg.version);
+	c.version = ld_acquire(&h->cfg.version);
 
 	if (c.magic != SR_MAGIC)
-		return -EBADMSG;
-	if (version != SR_LAYOUT_VERSION)
-		return -EPROTO;
+		BAD(-EBADMSG, "bad magic: not a shmring ring");
+	if (c.version == 0)
+		BAD(-EAGAIN, "version 0: creator still initialising");
+	if (c.version != SR_LAYOUT_VERSION)
+		BAD(-EPROTO, "unknown layout version");
 	if (c.mode > SHMRING_MPMC || (c.flags & ~(uint32_t)(SHMRING_STREAM | SHMRING_HUGEPAGES)))
-		return -EBADMSG;
-	if (c.flags & SHMRING_STREAM)
-		return -EBADMSG;
-	if (c.total_size != real_size || c.data_off != c.header_size ||
-	    c.data_off < SR_OFF_DATA_MIN || c.data_off % 4096 || c.data_off > real_size)
-		return -EBADMSG;
+		BAD(-EBADMSG, "unknown mode or flags");
+	if (c.total_size != real_size)
+		BAD(-EBADMSG, "total size does not match the object's size");
+	if (c.data_off != c.header_size || c.data_off < SR_OFF_DATA_MIN || c.data_off % 4096 ||
+	    c.data_off > real_size)
+		BAD(-EBADMSG, "bad data offset");
 	if (c.ep_off != SR_OFF_EP || c.ep_count != SR_EP_MAX)
-		return -EBADMSG;
-	if (c.creator_uid != (uint32_t)owner)
-		return -EBADMSG;
+		BAD(-EBADMSG, "bad endpoint table");
+	if (c.creator_uid != owner)
+		BAD(-EBADMSG, "creator uid does not own the object");
 	uint64_t room = real_size - c.data_off;
 	if (c.capacity == 0 || c.capacity > room || c.max_msg == 0)
-		return -EBADMSG;
-	bool records = c.mode == SHMRING_SPSC || c.mode == SHMRING_MPSC;
+		BAD(-EBADMSG, "capacity or max_msg out of range");
+	bool records = c.mode == SHMRING_SPSC || c.mode == SHMRING_MPSC ||
+		       (c.flags & SHMRING_STREAM);
 	if (records) {
 		if (c.slot_size || c.nslots || (c.capacity & (c.capacity - 1)) ||
 		    c.capacity < SR_CAP_MIN || c.max_msg > SR_REC_MAX_LEN ||
 		    2 * SR_ALIGN8(SR_REC_HDR + c.max_msg) > c.capacity)
-			return -EBADMSG;
-		r->cap = c.capacity;
-		r->slot_size = 0;
+			BAD(-EBADMSG, "bad record-ring geometry");
+		g->cap = c.capacity;
+		g->slot_size = 0;
 	} else {
 		if (c.nslots < 2 || (c.nslots & (c.nslots - 1)) || c.slot_size % 8 ||
 		    c.slot_size < SR_SLOT_HDR + c.max_msg ||
 		    (uint64_t)c.nslots * c.slot_size != c.capacity)
-			return -EBADMSG;
-		r->cap = c.nslots;
-		r->slot_size = c.slot_size;
+			BAD(-EBADMSG, "bad slot-ring geometry");
+		g->cap = c.nslots;
+		g->slot_size = c.slot_size;
 	}
-	r->mask = r->cap - 1;
-	r->data = (uint8_t *)h + c.data_off;
-	r->max_msg = c.max_msg;
-	r->mode = c.mode;
-	r->flags = c.flags;
+	g->mask = g->cap - 1;
+	g->data_off = c.data_off;
+	g->max_msg = c.max_msg;
+	g->mode = c.mode;
+	g->flags = c.flags;
+	if (why)
+		*why = "ok";
 	return 0;
+#undef BAD
 }
 
 int shmring__attach_fd(int fd, int role, bool owned, shmring **out)
@@ -347,8 +392,17 @@ int shmring__attach_fd(int fd, int role, bool owned, shmring **out)
 			goto fail;
 		}
 	}
-	if ((rc = validate(r, h, (uint64_t)st.st_size, st.st_uid)) < 0)
+	struct sr_geom g;
+	if ((rc = shmring__check_header(h, (uint64_t)st.st_size, (uint32_t)st.st_uid, &g,
+					NULL)) < 0)
 		goto fail;
+	r->cap = g.cap;
+	r->mask = g.mask;
+	r->slot_size = g.slot_size;
+	r->max_msg = g.max_msg;
+	r->mode = g.mode;
+	r->flags = g.flags;
+	r->data = (uint8_t *)p + g.data_off;
 	r->h = h;
 	r->map_len = len;
 	r->fd = fd;
