@@ -7,6 +7,7 @@
 #include "internal.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -71,6 +72,9 @@ SHMRING_API int shmring_close(shmring *r)
 		shmring_abort(r);
 	if (peek_mine(r))
 		shmring_release(r);
+	if ((r->flags & SHMRING_STREAM) && r->prod.idx >= 0)
+		shmring__stream_close_writer(r);
+	shmring__poll_free(r);
 	shmring__detach_roles(r);
 	shmring__unmap(r);
 	free(r);
@@ -88,10 +92,30 @@ SHMRING_API int shmring_unlink(const char *name)
 
 /* ---- checks shared by the data calls ---- */
 
+static int as_writer(shmring *r);
+static int as_reader(shmring *r);
+
 static int as_producer(shmring *r)
 {
 	if (SR_UNLIKELY(!r))
 		return -EINVAL;
+	if (SR_UNLIKELY(r->flags & SHMRING_STREAM))
+		return -EOPNOTSUPP;
+	return as_writer(r);
+}
+
+static int as_consumer(shmring *r)
+{
+	if (SR_UNLIKELY(!r))
+		return -EINVAL;
+	if (SR_UNLIKELY(r->flags & SHMRING_STREAM))
+		return -EOPNOTSUPP;
+	return as_reader(r);
+}
+
+/* The checks every producer call makes, messages and streams alike. */
+static int as_writer(shmring *r)
+{
 	if (SR_UNLIKELY(r->broken))
 		return r->broken;
 	if (SR_UNLIKELY(r->prod.idx < 0))
@@ -111,10 +135,8 @@ static int as_producer(shmring *r)
 	return 0;
 }
 
-static int as_consumer(shmring *r)
+static int as_reader(shmring *r)
 {
-	if (SR_UNLIKELY(!r))
-		return -EINVAL;
 	if (SR_UNLIKELY(r->broken))
 		return r->broken;
 	if (SR_UNLIKELY(r->cons.idx < 0))
@@ -292,29 +314,102 @@ SHMRING_API int shmring_release(shmring *r)
 
 SHMRING_API int shmring_pipe(shmring *ends[2], const struct shmring_config *cfg)
 {
-	(void)ends;
-	(void)cfg;
-	return -EOPNOTSUPP; /* stream rings are not implemented yet */
+	struct shmring_config c = {0};
+	shmring *rd, *wr;
+	int rc;
+	if (!ends)
+		return -EINVAL;
+	if (cfg)
+		c = *cfg;
+	c.mode = SHMRING_MPSC; /* a pipe's write end takes several writers */
+	c.flags |= SHMRING_STREAM;
+	if ((rc = shmring__new(&c, NULL, SHMRING_CONSUMER, &rd)) < 0)
+		return rc;
+	if ((rc = shmring__attach_fd(rd->fd, SHMRING_PRODUCER, false, &wr)) < 0) {
+		shmring_close(rd);
+		return rc;
+	}
+	ends[0] = rd;
+	ends[1] = wr;
+	return 0;
 }
+
+struct io_arg {
+	void *buf;
+	size_t n;
+	bool whole;
+};
+
+static int try_get(shmring *r, void *arg)
+{
+	struct io_arg *a = arg;
+	return shmring__stream_get(r, a->buf, a->n);
+}
+
+static int try_put(shmring *r, void *arg)
+{
+	struct io_arg *a = arg;
+	return shmring__stream_put(r, a->buf, a->n, a->whole);
+}
+
+#define SR_IO_MAX ((size_t)1 << 30) /* one call moves at most this much (an int) */
 
 SHMRING_API ssize_t shmring_read(shmring *r, void *buf, size_t n, int64_t timeout_ns)
 {
-	(void)buf;
-	(void)n;
-	(void)timeout_ns;
 	if (!r)
 		return -EINVAL;
-	return -EOPNOTSUPP; /* every ring is a message ring until streams land */
+	if (!(r->flags & SHMRING_STREAM))
+		return -EOPNOTSUPP;
+	if (r->cons.idx < 0)
+		return -EPERM;
+	int rc = as_reader(r);
+	if (rc < 0)
+		return rc;
+	if (!buf && n)
+		return -EINVAL;
+	if (n == 0)
+		return 0;
+	struct io_arg a = {buf, n < SR_IO_MAX ? n : SR_IO_MAX, false};
+	rc = shmring__block(r, SR_DATA, try_get, &a, timeout_ns);
+	return rc == -EPIPE ? 0 : rc; /* every writer gone and drained: end of file */
 }
 
 SHMRING_API ssize_t shmring_write(shmring *r, const void *buf, size_t n, int64_t timeout_ns)
 {
-	(void)buf;
-	(void)n;
-	(void)timeout_ns;
 	if (!r)
 		return -EINVAL;
-	return -EOPNOTSUPP;
+	if (!(r->flags & SHMRING_STREAM))
+		return -EOPNOTSUPP;
+	if (r->prod.idx < 0)
+		return -EPERM;
+	int rc = as_writer(r);
+	if (rc < 0)
+		return rc;
+	if (!buf && n)
+		return -EINVAL;
+	if (n > SR_IO_MAX)
+		n = SR_IO_MAX;
+	/* At most PIPE_BUF bytes go in one piece; more may be cut and
+	 * interleaved, and a blocking write moves them all, as write(2) on a
+	 * pipe does. The timeout covers the whole call. */
+	if (n == 0)
+		return 0;
+	int64_t deadline = timeout_ns > 0 ? shmring__now() + timeout_ns : 0;
+	size_t done = 0;
+	while (done < n) {
+		struct io_arg a = {(uint8_t *)buf + done, n - done, n <= PIPE_BUF};
+		int64_t t = timeout_ns;
+		if (timeout_ns > 0 && (t = deadline - shmring__now()) <= 0)
+			t = 0;
+		rc = shmring__block(r, SR_ROOM, try_put, &a, t);
+		if (rc < 0) {
+			if (done)
+				break;
+			return rc == -EAGAIN && timeout_ns > 0 ? -ETIMEDOUT : rc;
+		}
+		done += (size_t)rc;
+	}
+	return (ssize_t)done;
 }
 
 /* ---- waiting ---- */
@@ -327,12 +422,6 @@ SHMRING_API int shmring_set_spin(shmring *r, int64_t spin_ns)
 	return 0;
 }
 
-SHMRING_API int shmring_pollfd(shmring *r)
-{
-	if (!r)
-		return -EINVAL;
-	return -EOPNOTSUPP; /* readiness descriptors come with stream rings */
-}
 
 /* ---- introspection ---- */
 

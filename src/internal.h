@@ -79,12 +79,26 @@ struct shmring {
 	unsigned claim_forkgen;
 	uint64_t claim_pos, claim_size, claim_len;
 
+	/* Stream writer: the record this process may append to. */
+	uint64_t w_rec;
+	unsigned w_forkgen;
+	bool w_open;
+
 	/* Consumer side. */
 	bool peek_active;
 	unsigned peek_forkgen;
 	uint64_t peek_pos, peek_size, peek_len;
 
 	unsigned bound_forkgen; /* fork generation the multi-side roles belong to */
+	/* Readiness descriptor (poll.c): an epoll set holding one datagram
+	 * socket per role and a pidfd per peer process. -1 until asked for. */
+	int poll_fd;
+	int poll_sock[2];  /* [0] producer role, [1] consumer role */
+	int send_sock;     /* for signalling other handles' pollfds */
+	uint64_t poll_dev, poll_ino;
+	struct sr_pidwatch *watch;
+	unsigned nwatch;
+
 	int broken; /* 0, or -EBADMSG once the shared state was found corrupt */
 	int64_t spin_ns;
 	int64_t next_live_check; /* CLOCK_MONOTONIC ns of the next liveness look */
@@ -121,10 +135,25 @@ void shmring__wake_all(shmring *r);
 typedef int (*sr_try_fn)(shmring *r, void *arg);
 int shmring__block(shmring *r, enum sr_dir dir, sr_try_fn fn, void *arg, int64_t timeout_ns);
 
+/* ---- poll.c ---- */
+void shmring__poll_signal(shmring *r, int role);
+void shmring__poll_rearm(shmring *r);
+void shmring__poll_free(shmring *r);
+
+/* ---- ring_stream.c ---- */
+int shmring__stream_put(shmring *r, const void *buf, size_t n, bool whole);
+int shmring__stream_get(shmring *r, void *buf, size_t n);
+void shmring__stream_close_writer(shmring *r);
+
 /* ---- engines ---- */
 extern const struct sr_ops shmring__rec_ops;
 extern const struct sr_ops shmring__slot_ops;
 void shmring__rec_init(struct sr_header *h, uint8_t *data);
+int shmring__rec_reserve(shmring *r, uint64_t *size, uint64_t min, uint64_t *start,
+			 uint64_t *need);
+void shmring__rec_consume(shmring *r, uint64_t h, uint64_t size);
+uint64_t shmring__rec_hole_end(shmring *r, uint64_t h);
+extern const struct sr_ops shmring__stream_ops;
 void shmring__slot_init(struct sr_header *h, uint8_t *data);
 
 static inline int sr_corrupt(shmring *r)

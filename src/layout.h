@@ -71,14 +71,17 @@ struct sr_config_line {
  * 256 bytes apart (the adjacent-line prefetcher pulls 128-byte pairs). */
 struct sr_pos_line {
 	sr_a64 pos;       /* +0x00 records: byte position; slots: slot position */
-	uint64_t pad[31];
+	sr_a64 aux;       /* +0x08 streams, consumer line: bytes read of the record at pos */
+	uint64_t pad[30];
 };
 
 /* An event count (wait.c): sleepers announce themselves, then sleep on epoch. */
 struct sr_wait_line {
 	sr_a32 epoch;    /* +0x00 futex word: wakers add 1 before FUTEX_WAKE */
 	sr_a32 sleepers; /* +0x04 threads between announce and return from a wait */
-	uint64_t pad[31];
+	sr_a32 want;     /* +0x08 a pollfd waits for the next transition (one-shot) */
+	uint32_t pad0;
+	uint64_t pad[30];
 };
 
 struct sr_totals_line {
@@ -106,7 +109,7 @@ struct sr_endpoint {
 	sr_a32 sg;         /* 0x00 gen << 2 | state; owner store-release at attach, CAS at free */
 	uint32_t role;     /* 0x04 SHMRING_PRODUCER or SHMRING_CONSUMER */
 	uint32_t pid;      /* 0x08 informational: liveness is the lock */
-	uint32_t pad0;     /* 0x0c */
+	sr_a32 poll_pid;   /* 0x0c pid whose pollfd listens for this endpoint, 0 = none (wait.c) */
 	uint64_t since_ns; /* 0x10 attach time, CLOCK_REALTIME */
 	sr_a64 count;      /* 0x18 messages sent / received: owner only, relaxed */
 	sr_a64 bytes;      /* 0x20 payload bytes moved: owner only, relaxed */
@@ -145,6 +148,31 @@ struct sr_header {
 #define SR_TAG_IDX(tag) ((tag)&0xffu)
 #define SR_TAG_GEN(tag) ((tag) >> 8)
 #define SR_REC_MAX_LEN ((uint64_t)UINT32_MAX - 64)
+
+/* ---- Stream records (SHMRING_STREAM) ----
+ * A byte stream is a record ring whose records grow: a writer reserves a
+ * record of up to SR_STREAM_CHUNK bytes and appends to it while it is the
+ * open record of that writer; the reader hands out bytes, and closes an open
+ * record it has drained when another record waits behind it. The header word:
+ * bits 0-19 bytes written, 20-36 record size / 8, 37-39 type, 40-63 owner tag.
+ *   BUSY    reserved, first bytes being written (owner tag set)
+ *   OPEN    the owner may append (by CAS on the word)
+ *   CLOSED  no more appends; the reader passes it once drained
+ *   PAD     padding, size = the whole record                        */
+#define SR_STR_BUSY 1u
+#define SR_STR_OPEN 2u
+#define SR_STR_CLOSED 3u
+#define SR_STR_PAD 4u
+#define SR_STR_LEN_MAX ((1u << 20) - 1)
+#define SR_STR_WORD(type, len, size, tag)                                                    \
+	(((uint64_t)(tag) << 40) | ((uint64_t)(type) << 37) | ((uint64_t)((size) >> 3) << 20) |  \
+	 (uint64_t)(len))
+#define SR_STR_LEN(w) ((uint32_t)(w)&SR_STR_LEN_MAX)
+#define SR_STR_SIZE(w) ((((w) >> 20) & 0x1ffffu) << 3)
+#define SR_STR_TYPE(w) ((uint32_t)((w) >> 37) & 7u)
+#define SR_STR_TAG(w) ((uint32_t)((w) >> 40))
+#define SR_STREAM_MIN 4096u           /* PIPE_BUF: smaller streams are refused */
+#define SR_STREAM_CHUNK_MAX (64u << 10) /* largest stream record */
 
 /* ---- Slots (SPMC, MPMC) ----
  * Vyukov's bounded queue over fixed slots. seq == pos: free for the producer

@@ -196,6 +196,8 @@ static void claim_entry(shmring *r, int role, unsigned idx, struct sr_role *out)
 	fetch_add_seqcst(live_count(r, role), 1);
 	st_release(role == SHMRING_PRODUCER ? &r->h->totals.prod_seen : &r->h->totals.cons_seen,
 		   1);
+	/* Pollers of the other side watch this process from now on. */
+	shmring__poll_signal(r, role == SHMRING_PRODUCER ? SHMRING_CONSUMER : SHMRING_PRODUCER);
 	out->idx = (int)idx;
 	out->gen = gen;
 	out->ep = e;

@@ -40,9 +40,10 @@ static inline sr_a64 *word_at(const shmring *r, uint64_t pos)
 	return (sr_a64 *)(r->data + (pos & r->mask));
 }
 
+/* Streams always reserve by CAS: a pipe's write end is shared by forks. */
 static inline bool multi_producer(const shmring *r)
 {
-	return r->mode == SHMRING_MPSC;
+	return r->mode == SHMRING_MPSC || (r->flags & SHMRING_STREAM);
 }
 
 void shmring__rec_init(struct sr_header *h, uint8_t *data)
@@ -53,21 +54,34 @@ void shmring__rec_init(struct sr_header *h, uint8_t *data)
 
 /* ---- producer ---- */
 
-/* Reserve `size` bytes of record at the tail, preceded by padding to the end
- * of the area if the record would straddle it. On success *start is where
- * the reservation begins and *need its length (padding included). */
-static int reserve(shmring *r, uint64_t size, uint64_t *start, uint64_t *need_out)
+/* Reserve a record of `size` bytes at the tail, preceded by padding to the
+ * end of the area if it would straddle it - unless at least `min` bytes are
+ * left before the end, in which case the record shrinks to fit them (streams
+ * use that; messages pass min == size). On success *start is where the
+ * reservation begins, *need its length (padding included) and *size the
+ * record's final size. MP producers publish the reservation in resv_pos of
+ * their endpoint first (see the top of the file). Lock-free; -EAGAIN when
+ * there is no room. */
+int shmring__rec_reserve(shmring *r, uint64_t *size, uint64_t min, uint64_t *start,
+			 uint64_t *need_out)
 {
 	sr_a64 *tailp = &r->h->prod.pos;
+	bool mp = multi_producer(r);
 	uint64_t t = ld_relaxed(tailp); /* SP: our own store; MP: the CAS refreshes it */
 	for (;;) {
-		uint64_t idx = t & r->mask;
-		uint64_t need = idx + size > r->cap ? size + (r->cap - idx) : size;
+		uint64_t idx = t & r->mask, rec = *size, left = r->cap - idx;
+		uint64_t need = rec;
+		if (idx + rec > r->cap) {
+			if (left >= min)
+				need = rec = left;
+			else
+				need = rec + left;
+		}
 		if (t + need - r->cached_head > r->cap) {
 			/* pairs with the consumer's st_release of head after zeroing */
 			uint64_t head = ld_acquire(&r->h->cons.pos);
 			if ((int64_t)(head - t) > 0) {
-				if (!multi_producer(r))
+				if (!mp)
 					return sr_corrupt(r);
 				t = ld_relaxed(tailp); /* our tail was stale */
 				continue;
@@ -78,21 +92,19 @@ static int reserve(shmring *r, uint64_t size, uint64_t *start, uint64_t *need_ou
 			if (t + need - head > r->cap)
 				return -EAGAIN;
 		}
-		if (!multi_producer(r)) {
-			*start = t;
-			*need_out = need;
-			return 0;
+		if (mp) {
+			struct sr_endpoint *e = r->prod.ep;
+			st_relaxed(&e->resv_size, need);
+			st_relaxed(&e->resv_pos, t);
+			/* release: resv_pos is visible to whoever sees the new
+			 * tail (the consumer's load-acquire in the hole check) */
+			if (!cas_acq_rel(tailp, &t, t + need))
+				continue;
 		}
-		struct sr_endpoint *e = r->prod.ep;
-		st_relaxed(&e->resv_size, need);
-		st_relaxed(&e->resv_pos, t);
-		/* release: resv_pos is visible to whoever sees the new tail (the
-		 * consumer's load-acquire in rec_stuck) */
-		if (cas_acq_rel(tailp, &t, t + need)) {
-			*start = t;
-			*need_out = need;
-			return 0;
-		}
+		*start = t;
+		*need_out = need;
+		*size = rec;
+		return 0;
 	}
 }
 
@@ -144,7 +156,7 @@ static int rec_send(shmring *r, const struct iovec *v, int n)
 		uint64_t len = v[i].iov_len, size = SR_ALIGN8(SR_REC_HDR + len), start, need;
 		if (len > r->max_msg)
 			break;
-		int rc = reserve(r, size, &start, &need);
+		int rc = shmring__rec_reserve(r, &size, size, &start, &need);
 		if (rc < 0) {
 			if (i == 0)
 				return rc;
@@ -162,7 +174,7 @@ static int rec_send(shmring *r, const struct iovec *v, int n)
 static int rec_claim(shmring *r, size_t len, void **buf)
 {
 	uint64_t size = SR_ALIGN8(SR_REC_HDR + len), start, need;
-	int rc = reserve(r, size, &start, &need);
+	int rc = shmring__rec_reserve(r, &size, size, &start, &need);
 	if (rc < 0)
 		return rc;
 	uint64_t rec = mark(r, start, need, size, len);
@@ -199,7 +211,7 @@ static int rec_abort(shmring *r)
 /* ---- consumer ---- */
 
 /* Zero a consumed record and move the head past it. */
-static void consume(shmring *r, uint64_t h, uint64_t size)
+void shmring__rec_consume(shmring *r, uint64_t h, uint64_t size)
 {
 	memset(r->data + (h & r->mask), 0, size);
 	/* pairs with the producer's ld_acquire of head in reserve() */
@@ -228,7 +240,7 @@ static int next_msg(shmring *r, uint64_t *pos, uint64_t *word)
 		if (type != SR_REC_PAD || len < SR_REC_HDR || len % 8 || idx + len > r->cap ||
 		    SR_REC_TAG(w))
 			return sr_corrupt(r);
-		consume(r, h, len);
+		shmring__rec_consume(r, h, len);
 		h += len;
 	}
 }
@@ -253,7 +265,7 @@ static int rec_recv(shmring *r, struct iovec *v, int n)
 		if (len)
 			memcpy(v[i].iov_base, r->data + (h & r->mask) + SR_REC_HDR, len);
 		v[i].iov_len = len;
-		consume(r, h, SR_ALIGN8(SR_REC_HDR + len));
+		shmring__rec_consume(r, h, SR_ALIGN8(SR_REC_HDR + len));
 		struct sr_endpoint *e = r->cons.ep;
 		st_relaxed(&e->count, ld_relaxed(&e->count) + 1);
 		st_relaxed(&e->bytes, ld_relaxed(&e->bytes) + len);
@@ -282,7 +294,7 @@ static int rec_peek(shmring *r, const void **msg, size_t *len)
 
 static int rec_release(shmring *r)
 {
-	consume(r, r->peek_pos, r->peek_size);
+	shmring__rec_consume(r, r->peek_pos, r->peek_size);
 	st_relaxed(&r->cons.ep->resv_pos, SR_RESV_NONE);
 	struct sr_endpoint *e = r->cons.ep;
 	st_relaxed(&e->count, ld_relaxed(&e->count) + 1);
@@ -300,7 +312,7 @@ static void rec_drop_peek_of_dead(shmring *r, struct sr_endpoint *dead)
 	uint64_t len = SR_REC_LEN(w), size = SR_ALIGN8(SR_REC_HDR + len);
 	if (SR_REC_TYPE(w) != SR_REC_MSG || len > r->max_msg || (h & r->mask) + size > r->cap)
 		return;
-	consume(r, h, size);
+	shmring__rec_consume(r, h, size);
 	shmring__drop(r, 1);
 	shmring__wake(r, SR_ROOM);
 }
@@ -327,30 +339,42 @@ static int rec_stuck(shmring *r, enum sr_dir dir)
 	}
 	if (w != 0)
 		return 0;
-	/* pairs with the producers' CAS (release) on the tail: their resv_pos
-	 * stores are visible for every reservation below t */
-	uint64_t t = ld_acquire(&r->h->prod.pos);
-	if (t == h)
+	uint64_t end = shmring__rec_hole_end(r, h);
+	if (end == h)
 		return 0;
-	if (t - h > r->cap)
-		return sr_corrupt(r);
-	if (shmring__resv_held(r, SHMRING_PRODUCER, h, NULL))
-		return 0; /* a live producer is writing it */
-	/* A hole: its owner died between the CAS and its first word. The hole
-	 * ends at the next non-zero word, the next live reservation, the tail
-	 * or the end of the area, whichever comes first. */
-	uint64_t end = t - h < r->cap - idx ? t : h + (r->cap - idx);
-	for (uint64_t p = h + 8; p < end; p += 8) {
-		if (ld_acquire(word_at(r, p)) || shmring__resv_held(r, SHMRING_PRODUCER, p, NULL)) {
-			end = p;
-			break;
-		}
-	}
 	w = 0;
 	if (!atomic_compare_exchange_strong(hw, &w, SR_REC_WORD(SR_REC_PAD, end - h, 0)))
 		return 0;
 	shmring__drop(r, 1);
 	return 1;
+}
+
+/* The head h reads zero. If that is a hole - reserved (the tail is past it)
+ * by a producer that died before its first word, with no live reservation
+ * for it - return where the hole ends: at the next non-zero word, the next
+ * live reservation, the tail or the end of the area, whichever comes first
+ * (everything in it is still zero, because a producer writes nothing before
+ * its first header word). Otherwise return h. Slow path: probes locks. */
+uint64_t shmring__rec_hole_end(shmring *r, uint64_t h)
+{
+	uint64_t idx = h & r->mask;
+	/* pairs with the producers' CAS (release) on the tail: their resv_pos
+	 * stores are visible for every reservation below t */
+	uint64_t t = ld_acquire(&r->h->prod.pos);
+	if (t == h)
+		return h;
+	if (t - h > r->cap) {
+		sr_corrupt(r);
+		return h;
+	}
+	if (shmring__resv_held(r, SHMRING_PRODUCER, h, NULL))
+		return h; /* a live producer is writing it */
+	uint64_t end = t - h < r->cap - idx ? t : h + (r->cap - idx);
+	for (uint64_t p = h + 8; p < end; p += 8) {
+		if (ld_acquire(word_at(r, p)) || shmring__resv_held(r, SHMRING_PRODUCER, p, NULL))
+			return p;
+	}
+	return end;
 }
 
 static size_t rec_used(const shmring *r)

@@ -86,12 +86,29 @@ static int plan(const struct shmring_config *cfg, struct geometry *g)
 		return -EINVAL;
 	if (cfg->perm & ~(mode_t)0777)
 		return -EINVAL;
-	if (cfg->flags & SHMRING_STREAM)
-		return -EOPNOTSUPP; /* stream rings: see issue "Drop-in pipe replacement" */
-
 	uint64_t req = cfg->capacity ? cfg->capacity : SHMRING_DEFAULT_CAPACITY;
 	if (req > SR_CAP_MAX)
 		return -EINVAL;
+	if (cfg->flags & SHMRING_STREAM) {
+		/* A byte stream: one reader; one writer (SPSC) or several (MPSC).
+		 * The area is twice the capacity and at least 32 KiB, so records
+		 * of up to a quarter of it (at most 64 KiB) fit anywhere, a
+		 * PIPE_BUF write always fits one record, and 15/16 of the
+		 * capacity holds bytes whatever the record overheads. */
+		if (cfg->mode != SHMRING_SPSC && cfg->mode != SHMRING_MPSC)
+			return -EINVAL;
+		if (req < SR_STREAM_MIN)
+			return -EINVAL;
+		uint64_t area = pow2_ceil(2 * req < 32768 ? 32768 : 2 * req);
+		uint64_t chunk = area / 4 < SR_STREAM_CHUNK_MAX ? area / 4 : SR_STREAM_CHUNK_MAX;
+		g->mode = cfg->mode;
+		g->flags = cfg->flags;
+		g->perm = cfg->perm ? cfg->perm : 0600;
+		g->max_msg = chunk - SR_REC_HDR; /* internal: streams have no max_msg */
+		g->capacity = area;
+		g->slot_size = g->nslots = 0;
+		goto layout;
+	}
 	req = pow2_ceil(req < SR_CAP_MIN ? SR_CAP_MIN : req);
 	uint64_t max_msg = cfg->max_msg;
 	if (!max_msg)
@@ -117,6 +134,7 @@ static int plan(const struct shmring_config *cfg, struct geometry *g)
 			g->nslots = 2;
 		g->capacity = g->nslots * g->slot_size;
 	}
+layout:;
 	uint64_t ps = page_size();
 	g->data_off = (SR_OFF_DATA_MIN + ps - 1) / ps * ps;
 	g->total = g->data_off + g->capacity;
@@ -311,8 +329,9 @@ int shmring__check_header(const struct sr_header *h, uint64_t real_size, uint32_
 	uint64_t room = real_size - c.data_off;
 	if (c.capacity == 0 || c.capacity > room || c.max_msg == 0)
 		BAD(-EBADMSG, "capacity or max_msg out of range");
-	bool records = c.mode == SHMRING_SPSC || c.mode == SHMRING_MPSC ||
-		       (c.flags & SHMRING_STREAM);
+	if ((c.flags & SHMRING_STREAM) && c.mode != SHMRING_SPSC && c.mode != SHMRING_MPSC)
+		BAD(-EBADMSG, "a stream with several readers");
+	bool records = c.mode == SHMRING_SPSC || c.mode == SHMRING_MPSC;
 	if (records) {
 		if (c.slot_size || c.nslots || (c.capacity & (c.capacity - 1)) ||
 		    c.capacity < SR_CAP_MIN || c.max_msg > SR_REC_MAX_LEN ||
@@ -406,7 +425,12 @@ int shmring__attach_fd(int fd, int role, bool owned, shmring **out)
 	r->h = h;
 	r->map_len = len;
 	r->fd = fd;
-	r->ops = r->slot_size ? &shmring__slot_ops : &shmring__rec_ops;
+	r->ops = (r->flags & SHMRING_STREAM) ? &shmring__stream_ops
+		 : r->slot_size		     ? &shmring__slot_ops
+					     : &shmring__rec_ops;
+	r->poll_fd = r->poll_sock[0] = r->poll_sock[1] = r->send_sock = -1;
+	r->poll_dev = (uint64_t)st.st_dev;
+	r->poll_ino = (uint64_t)st.st_ino;
 	r->spin_ns = SHMRING_DEFAULT_SPIN_NS;
 	r->prod.idx = r->cons.idx = -1;
 	r->prod.lock_fd = r->cons.lock_fd = -1;
@@ -415,6 +439,8 @@ int shmring__attach_fd(int fd, int role, bool owned, shmring **out)
 	*out = r;
 	return 0;
 fail:
+	if (r && r->send_sock > 0)
+		close(r->send_sock);
 	free(r);
 	if (p != MAP_FAILED)
 		munmap(p, len);

@@ -63,6 +63,9 @@ void shmring__wake(shmring *r, enum sr_dir dir)
 {
 	struct sr_wait_line *w = line_of(r, dir);
 	fence_full(); /* pairs with the waiter's fence: see the top of this file */
+	if (SR_UNLIKELY(ld_relaxed(&w->want)) &&
+	    atomic_exchange_explicit(&w->want, 0, memory_order_seq_cst))
+		shmring__poll_signal(r, dir == SR_DATA ? SHMRING_CONSUMER : SHMRING_PRODUCER);
 	if (SR_LIKELY(ld_relaxed(&w->sleepers) == 0))
 		return;
 	fetch_add_seqcst(&w->epoch, 1);
@@ -79,6 +82,8 @@ void shmring__wake_all(shmring *r)
 	fetch_add_seqcst(&r->h->rwait.epoch, 1);
 	futex_wake(&r->h->dwait.epoch);
 	futex_wake(&r->h->rwait.epoch);
+	shmring__poll_signal(r, SHMRING_PRODUCER);
+	shmring__poll_signal(r, SHMRING_CONSUMER);
 }
 
 /* The slow-path look at the other side while fn() keeps saying -EAGAIN:
@@ -113,11 +118,24 @@ static int settle(shmring *r, enum sr_dir dir, sr_try_fn fn, void *arg, int64_t 
 	return rc == -EAGAIN ? -EPIPE : rc;
 }
 
+static int block(shmring *r, enum sr_dir dir, sr_try_fn fn, void *arg, int64_t timeout_ns);
+
+/* Run fn until it moves something, the timeout passes, a signal arrives or
+ * the other side is gone. Blocking; wait-free on the fast path. */
 int shmring__block(shmring *r, enum sr_dir dir, sr_try_fn fn, void *arg, int64_t timeout_ns)
 {
 	int rc = fn(r, arg);
 	if (SR_LIKELY(rc != -EAGAIN))
 		return rc;
+	rc = block(r, dir, fn, arg, timeout_ns);
+	if ((rc == -EAGAIN || rc == -ETIMEDOUT) && r->poll_fd >= 0)
+		shmring__poll_rearm(r);
+	return rc;
+}
+
+static int block(shmring *r, enum sr_dir dir, sr_try_fn fn, void *arg, int64_t timeout_ns)
+{
+	int rc;
 	if (r->broken)
 		return r->broken;
 

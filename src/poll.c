@@ -1,0 +1,235 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * poll.c - readiness descriptors for poll, select and epoll (shmring_pollfd).
+ *
+ * Linux has no pollable futex, so a handle that asks for a pollfd gets an
+ * epoll set that holds:
+ *  - one datagram socket per role it holds, bound in the abstract namespace
+ *    to a name made of the object's device and inode, its endpoint index and
+ *    its pid; the endpoint's poll_pid word tells peers the name;
+ *  - a pidfd for each process on the other side, which turns readable when
+ *    that process exits: a peer that dies without closing cannot signal.
+ *
+ * The handshake is the event count of wait.c with a one-shot `want` flag in
+ * place of the sleeper count. A handle whose call is about to return -EAGAIN
+ * drains its sockets, sets `want` (seq_cst), re-checks the ring, and signals
+ * itself if it could move after all. A peer, after it published and issued
+ * the full fence of shmring__wake, sees `want`, clears it with an exchange
+ * and sends one datagram to each armed endpoint of the other side: one system
+ * call per empty->non-empty (or full->not-full) transition while someone
+ * polls, nothing while nobody does.
+ */
+#include "internal.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+
+struct sr_pidwatch {
+	pid_t pid;
+	int fd;
+};
+
+static socklen_t poll_addr(const shmring *r, unsigned idx, uint32_t pid, struct sockaddr_un *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->sun_family = AF_UNIX;
+	int n = snprintf(a->sun_path + 1, sizeof(a->sun_path) - 1, "shmring.%llx.%llx.%u.%u",
+			 (unsigned long long)r->poll_dev, (unsigned long long)r->poll_ino, idx,
+			 pid);
+	return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
+}
+
+static void send_to(shmring *r, unsigned idx, uint32_t pid)
+{
+	struct sockaddr_un a;
+	socklen_t len = poll_addr(r, idx, pid, &a);
+	if (r->send_sock < 0) {
+		r->send_sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (r->send_sock < 0)
+			return;
+	}
+	/* A full socket buffer means the poller is readable already. */
+	sendto(r->send_sock, "", 1, MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&a, len);
+}
+
+/* Tell the armed pollers of endpoints with `role` (the side that waits). */
+void shmring__poll_signal(shmring *r, int role)
+{
+	unsigned lo = role == SHMRING_PRODUCER ? 0 : SR_EP_CONS_BASE;
+	for (unsigned i = lo; i < lo + SR_EP_PER_SIDE; i++) {
+		uint32_t pid = ld_acquire(&r->h->ep[i].poll_pid);
+		if (pid && SR_EP_STATE(ld_relaxed(&r->h->ep[i].sg)) == SR_EP_LIVE)
+			send_to(r, i, pid);
+	}
+}
+
+static void drain(int fd)
+{
+	char buf[64];
+	while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+		;
+}
+
+/* Keep one pidfd per live process on the other side in the epoll set, and
+ * drop those of processes that have exited (or they would stay readable). */
+static void refresh_watch(shmring *r)
+{
+	unsigned lo = 0, hi = SR_EP_MAX;
+	if (r->prod.idx < 0)
+		hi = SR_EP_CONS_BASE; /* a consumer watches producers */
+	if (r->cons.idx < 0)
+		lo = SR_EP_CONS_BASE; /* a producer watches consumers */
+	if (r->prod.idx >= 0 && r->cons.idx >= 0)
+		lo = 0, hi = SR_EP_MAX;
+
+	for (unsigned k = 0; k < r->nwatch;) {
+		struct pollfd p = {.fd = r->watch[k].fd, .events = POLLIN};
+		if (poll(&p, 1, 0) == 1) { /* exited */
+			epoll_ctl(r->poll_fd, EPOLL_CTL_DEL, r->watch[k].fd, NULL);
+			close(r->watch[k].fd);
+			r->watch[k] = r->watch[--r->nwatch];
+		} else {
+			k++;
+		}
+	}
+	pid_t self = getpid();
+	for (unsigned i = lo; i < hi; i++) {
+		const struct sr_endpoint *e = &r->h->ep[i];
+		if (SR_EP_STATE(ld_acquire(&e->sg)) != SR_EP_LIVE)
+			continue;
+		pid_t pid = (pid_t)e->pid;
+		if (pid <= 0 || pid == self)
+			continue;
+		bool known = false;
+		for (unsigned k = 0; k < r->nwatch && !known; k++)
+			known = r->watch[k].pid == pid;
+		if (known || r->nwatch >= SR_EP_MAX)
+			continue;
+		int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+		if (fd < 0)
+			continue; /* gone already: the readiness check sees it */
+		fcntl(fd, F_SETFD, FD_CLOEXEC);
+		struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
+		if (epoll_ctl(r->poll_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+			close(fd);
+			continue;
+		}
+		r->watch[r->nwatch].pid = pid;
+		r->watch[r->nwatch].fd = fd;
+		r->nwatch++;
+	}
+}
+
+/* Could this handle move now? A consumer: a message, bytes or end of file.
+ * A producer: room for a message of max_msg, or -EPIPE. Reads only. */
+static bool ready(shmring *r)
+{
+	if (r->broken)
+		return true;
+	size_t used = r->ops->used(r);
+	uint64_t cap = r->slot_size ? r->cap * r->slot_size : r->cap;
+	if (r->cons.idx >= 0 && (used > 0 || shmring__side_gone(r, SR_DATA)))
+		return true;
+	uint64_t need = r->slot_size ? r->slot_size : 2 * SR_ALIGN8(SR_REC_HDR + r->max_msg);
+	if (r->flags & SHMRING_STREAM)
+		need = 64;
+	if (r->prod.idx >= 0 && (cap - used >= need || shmring__side_gone(r, SR_ROOM)))
+		return true;
+	return false;
+}
+
+/* Before a call returns -EAGAIN to a handle with a pollfd: arm. */
+void shmring__poll_rearm(shmring *r)
+{
+	struct sr_role *ro[2] = {&r->prod, &r->cons};
+	struct sr_wait_line *line[2] = {&r->h->rwait, &r->h->dwait};
+	for (int i = 0; i < 2; i++) {
+		if (ro[i]->idx < 0 || r->poll_sock[i] < 0)
+			continue;
+		drain(r->poll_sock[i]);
+		st_release(&ro[i]->ep->poll_pid, (uint32_t)getpid());
+		atomic_store_explicit(&line[i]->want, 1, memory_order_seq_cst);
+	}
+	fence_full(); /* pairs with the fence in shmring__wake */
+	refresh_watch(r);
+	if (ready(r)) {
+		for (int i = 0; i < 2; i++)
+			if (ro[i]->idx >= 0 && r->poll_sock[i] >= 0)
+				send_to(r, (unsigned)ro[i]->idx, (uint32_t)getpid());
+	}
+}
+
+SHMRING_API int shmring_pollfd(shmring *r)
+{
+	if (!r)
+		return -EINVAL;
+	if (r->poll_fd >= 0)
+		return r->poll_fd;
+	if (r->prod.idx < 0 && r->cons.idx < 0)
+		return -EPERM;
+	r->watch = calloc(SR_EP_MAX, sizeof(*r->watch));
+	if (!r->watch)
+		return -ENOMEM;
+	r->poll_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (r->poll_fd < 0) {
+		int rc = -errno;
+		shmring__poll_free(r);
+		return rc;
+	}
+	struct sr_role *ro[2] = {&r->prod, &r->cons};
+	for (int i = 0; i < 2; i++) {
+		if (ro[i]->idx < 0)
+			continue;
+		int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		struct sockaddr_un a;
+		socklen_t len = poll_addr(r, (unsigned)ro[i]->idx, (uint32_t)getpid(), &a);
+		struct epoll_event ev = {.events = EPOLLIN, .data.fd = s};
+		if (s < 0 || bind(s, (struct sockaddr *)&a, len) < 0 ||
+		    epoll_ctl(r->poll_fd, EPOLL_CTL_ADD, s, &ev) < 0) {
+			int rc = -errno;
+			if (s >= 0)
+				close(s);
+			shmring__poll_free(r);
+			return rc;
+		}
+		r->poll_sock[i] = s;
+	}
+	shmring__poll_rearm(r);
+	return r->poll_fd;
+}
+
+void shmring__poll_free(shmring *r)
+{
+	struct sr_role *ro[2] = {&r->prod, &r->cons};
+	for (int i = 0; i < 2; i++) {
+		if (r->poll_sock[i] >= 0) {
+			close(r->poll_sock[i]);
+			r->poll_sock[i] = -1;
+			if (ro[i]->idx >= 0)
+				st_release(&ro[i]->ep->poll_pid, 0);
+		}
+	}
+	for (unsigned k = 0; k < r->nwatch; k++)
+		close(r->watch[k].fd);
+	free(r->watch);
+	r->watch = NULL;
+	r->nwatch = 0;
+	if (r->poll_fd >= 0)
+		close(r->poll_fd);
+	r->poll_fd = -1;
+	if (r->send_sock >= 0)
+		close(r->send_sock);
+	r->send_sock = -1;
+}

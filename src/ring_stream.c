@@ -1,0 +1,258 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ring_stream.c - the stream engine: byte streams with pipe semantics
+ * (SHMRING_STREAM rings, shmring_pipe).
+ *
+ * A stream is a record ring (ring_rec.c provides reservation, zeroing and
+ * hole detection) whose records grow. A writer reserves a record of up to
+ * SR_STREAM_CHUNK bytes by CAS on the tail and then appends to it, one CAS
+ * on the record's header word per write, while the record stays its open
+ * record; the reader copies out bytes as they are published and keeps its
+ * offset into the current record in the consumer line (so forked holders of
+ * the read end share it). Many small writes therefore share one header and
+ * the storage holds bytes, not headers: at least 15/16 of the capacity.
+ *
+ * Writes of at most PIPE_BUF bytes land in one record with one header store,
+ * so they are never interleaved with another writer's (the pipe rule).
+ * Longer writes are cut into records and may interleave, as in a pipe.
+ *
+ * Closing. The reader closes (OPEN -> CLOSED by CAS) an open record it has
+ * drained when something waits behind it; the writer's next append then fails
+ * its CAS and starts a new record. A writer closes its own record when the
+ * record is full. CAS on the one header word decides every race between the
+ * two: either the append lands before the close, or after it, in a new record.
+ *
+ * Deaths. A writer that dies after reserving leaves a hole (zero word: the
+ * generic hole rule of ring_rec.c) or a BUSY record (its first bytes half
+ * written: closed as empty, counted in `dropped`). A writer that dies while
+ * appending leaves its record OPEN with the bytes it had published: the
+ * half-written tail past the published length is never read.
+ */
+#include "internal.h"
+
+#include <limits.h>
+#include <string.h>
+
+static inline sr_a64 *word_at(const shmring *r, uint64_t pos)
+{
+	return (sr_a64 *)(r->data + (pos & r->mask));
+}
+
+static uint64_t chunk(const shmring *r)
+{
+	uint64_t c = r->cap / 4;
+	return c > SR_STREAM_CHUNK_MAX ? SR_STREAM_CHUNK_MAX : c;
+}
+
+static uint32_t my_tag(const shmring *r)
+{
+	return SR_TAG(r->prod.idx, r->prod.gen);
+}
+
+static void count_out(shmring *r, uint64_t n)
+{
+	struct sr_endpoint *e = r->prod.ep;
+	st_relaxed(&e->count, ld_relaxed(&e->count) + n);
+	st_relaxed(&e->bytes, ld_relaxed(&e->bytes) + n);
+}
+
+/* Append to this process's open record. Returns bytes appended, 0 when the
+ * record cannot take them (closed, full, not ours any more). */
+static uint64_t append(shmring *r, const uint8_t *buf, uint64_t n, bool whole)
+{
+	if (!r->w_open || r->w_forkgen != shmring__forkgen())
+		return 0;
+	sr_a64 *hw = word_at(r, r->w_rec);
+	uint64_t w = ld_acquire(hw);
+	uint64_t len = SR_STR_LEN(w), size = SR_STR_SIZE(w);
+	if (SR_STR_TYPE(w) != SR_STR_OPEN || SR_STR_TAG(w) != my_tag(r) || size < 16 ||
+	    (r->w_rec & r->mask) + size > r->cap || len + SR_REC_HDR > size) {
+		r->w_open = false;
+		return 0;
+	}
+	uint64_t space = size - SR_REC_HDR - len;
+	if (space == 0 || (whole && space < n)) {
+		/* full for this write: close it so the reader need not */
+		atomic_compare_exchange_strong(hw, &w, SR_STR_WORD(SR_STR_CLOSED, len, size,
+								    SR_STR_TAG(w)));
+		r->w_open = false;
+		return 0;
+	}
+	uint64_t c = n < space ? n : space;
+	memcpy(r->data + (r->w_rec & r->mask) + SR_REC_HDR + len, buf, c);
+	/* release: the bytes before the length that covers them; pairs with the
+	 * reader's ld_acquire of the header word. Fails if the reader closed
+	 * the record meanwhile: the bytes past its length are never read. */
+	if (!cas_acq_rel(hw, &w, SR_STR_WORD(SR_STR_OPEN, len + c, size, SR_STR_TAG(w)))) {
+		r->w_open = false;
+		return 0;
+	}
+	return c;
+}
+
+/* Start a new record with the first bytes of buf. */
+static int start_record(shmring *r, const uint8_t *buf, uint64_t n, bool whole)
+{
+	uint64_t need_min = SR_ALIGN8(SR_REC_HDR + (whole ? n : 1));
+	uint64_t size = chunk(r), start, need;
+	if (size < need_min)
+		size = need_min;
+	int rc = shmring__rec_reserve(r, &size, need_min, &start, &need);
+	if (rc == -EAGAIN && !whole) {
+		/* Not a whole chunk of room: take what there is, as a pipe would. */
+		uint64_t used = ld_relaxed(&r->h->prod.pos) - r->cached_head;
+		uint64_t room = used < r->cap ? r->cap - used : 0;
+		uint64_t left = r->cap - (ld_relaxed(&r->h->prod.pos) & r->mask);
+		size = room < left ? room : left;
+		size &= ~(uint64_t)7;
+		if (size < need_min)
+			return -EAGAIN;
+		rc = shmring__rec_reserve(r, &size, need_min, &start, &need);
+	}
+	if (rc < 0)
+		return rc;
+	uint64_t rec = start + (need - size);
+	uint32_t tag = my_tag(r);
+	if (need > size)
+		st_release(word_at(r, start), SR_STR_WORD(SR_STR_PAD, 0, need - size, 0));
+	sr_a64 *hw = word_at(r, rec);
+	st_relaxed(hw, SR_STR_WORD(SR_STR_BUSY, 0, size, tag));
+	/* The BUSY word is visible no later than the bytes (hole rule). */
+	atomic_thread_fence(memory_order_release);
+	uint64_t c = n < size - SR_REC_HDR ? n : size - SR_REC_HDR;
+	memcpy(r->data + (rec & r->mask) + SR_REC_HDR, buf, c);
+	/* pairs with the reader's ld_acquire of the header word */
+	st_release(hw, SR_STR_WORD(SR_STR_OPEN, c, size, tag));
+	/* pairs with the ld_acquire of resv_pos in shmring__resv_held */
+	st_release(&r->prod.ep->resv_pos, SR_RESV_NONE);
+	r->w_rec = rec;
+	r->w_open = true;
+	r->w_forkgen = shmring__forkgen();
+	return (int)c;
+}
+
+/* One step of a write: place up to n bytes (all of them when `whole`).
+ * Returns the count placed, or -EAGAIN, or another negative errno. */
+int shmring__stream_put(shmring *r, const void *buf, size_t n, bool whole)
+{
+	uint64_t c = append(r, buf, n, whole);
+	if (c == 0) {
+		int rc = start_record(r, buf, n, whole);
+		if (rc < 0)
+			return rc;
+		c = (uint64_t)rc;
+	}
+	count_out(r, c);
+	shmring__wake(r, SR_DATA);
+	return (int)c;
+}
+
+/* The writer is closing: let the reader pass our record at once. */
+void shmring__stream_close_writer(shmring *r)
+{
+	if (!r->w_open || r->w_forkgen != shmring__forkgen())
+		return;
+	sr_a64 *hw = word_at(r, r->w_rec);
+	uint64_t w = ld_acquire(hw);
+	if (SR_STR_TYPE(w) == SR_STR_OPEN && SR_STR_TAG(w) == my_tag(r))
+		atomic_compare_exchange_strong(
+			hw, &w, SR_STR_WORD(SR_STR_CLOSED, SR_STR_LEN(w), SR_STR_SIZE(w), my_tag(r)));
+	r->w_open = false;
+	shmring__wake(r, SR_DATA);
+}
+
+/* ---- reader ---- */
+
+/* Copy out up to n bytes. Returns the count (> 0), -EAGAIN or -EBADMSG. */
+int shmring__stream_get(shmring *r, void *buf, size_t n)
+{
+	sr_a64 *headp = &r->h->cons.pos, *offp = &r->h->cons.aux;
+	uint64_t h = ld_relaxed(headp), off = ld_relaxed(offp), got = 0;
+	uint8_t *out = buf;
+	while (got < n) {
+		uint64_t idx = h & r->mask;
+		sr_a64 *hw = word_at(r, h);
+		uint64_t w = ld_acquire(hw); /* pairs with the writer's release of the word */
+		if (w == 0)
+			break;
+		uint32_t type = SR_STR_TYPE(w);
+		uint64_t len = SR_STR_LEN(w), size = SR_STR_SIZE(w);
+		if (size < SR_REC_HDR || idx + size > r->cap || len + SR_REC_HDR > size ||
+		    type == 0 || type > SR_STR_PAD || (type == SR_STR_PAD && len) || off > len)
+			return sr_corrupt(r);
+		if (type == SR_STR_PAD) {
+			shmring__rec_consume(r, h, size);
+			h += size;
+			continue;
+		}
+		if (off < len) {
+			uint64_t c = len - off < n - got ? len - off : n - got;
+			memcpy(out + got, r->data + idx + SR_REC_HDR + off, c);
+			off += c;
+			got += c;
+			continue;
+		}
+		if (type == SR_STR_CLOSED) {
+			st_relaxed(offp, 0);
+			off = 0;
+			shmring__rec_consume(r, h, size);
+			h += size;
+			continue;
+		}
+		if (got || type != SR_STR_OPEN)
+			break;
+		/* Drained an open record: close it if another waits behind it.
+		 * pairs with the writers' CAS on the tail */
+		if (ld_acquire(&r->h->prod.pos) - h <= size)
+			break;
+		atomic_compare_exchange_strong(
+			hw, &w, SR_STR_WORD(SR_STR_CLOSED, len, size, SR_STR_TAG(w)));
+	}
+	if (!got)
+		return -EAGAIN;
+	st_relaxed(offp, off);
+	struct sr_endpoint *e = r->cons.ep;
+	st_relaxed(&e->count, ld_relaxed(&e->count) + got);
+	st_relaxed(&e->bytes, ld_relaxed(&e->bytes) + got);
+	shmring__wake(r, SR_ROOM);
+	return (int)got;
+}
+
+/* Slow path of a reader that sees nothing: a dead writer's hole or BUSY
+ * record at the head. */
+static int stream_stuck(shmring *r, enum sr_dir dir)
+{
+	if (dir != SR_DATA || r->cons.idx < 0)
+		return 0;
+	uint64_t h = ld_relaxed(&r->h->cons.pos);
+	sr_a64 *hw = word_at(r, h);
+	uint64_t w = ld_acquire(hw);
+	if (w == 0) {
+		uint64_t end = shmring__rec_hole_end(r, h);
+		if (end == h)
+			return 0;
+		if (!atomic_compare_exchange_strong(hw, &w,
+						    SR_STR_WORD(SR_STR_PAD, 0, end - h, 0)))
+			return 0;
+		shmring__drop(r, 1);
+		return 1;
+	}
+	if (SR_STR_TYPE(w) != SR_STR_BUSY || shmring__tag_alive(r, SR_STR_TAG(w)))
+		return 0;
+	if (!atomic_compare_exchange_strong(
+		    hw, &w, SR_STR_WORD(SR_STR_CLOSED, 0, SR_STR_SIZE(w), SR_STR_TAG(w))))
+		return 0;
+	shmring__drop(r, 1);
+	return 1;
+}
+
+static size_t stream_used(const shmring *r)
+{
+	return shmring__rec_ops.used(r);
+}
+
+/* Message calls never reach a stream: api.c answers -EOPNOTSUPP first. */
+const struct sr_ops shmring__stream_ops = {
+	.stuck = stream_stuck,
+	.used = stream_used,
+};
