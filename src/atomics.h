@@ -12,6 +12,12 @@
 #ifndef SHMRING_ATOMICS_H
 #define SHMRING_ATOMICS_H
 
+#ifdef SHMRING_RELACY
+/* The same names over Relacy's atomics, for the model checks in
+ * tests/model/: the algorithm code is compiled unchanged against both. */
+#include "atomics_relacy.hpp"
+#else
+
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -43,4 +49,5 @@ static inline void cpu_relax(void)
 #endif
 }
 
+#endif /* SHMRING_RELACY */
 #endif /* SHMRING_ATOMICS_H */

@@ -46,6 +46,7 @@ struct sr_ops {
 	int (*release)(struct shmring *r);
 	int (*stuck)(struct shmring *r, enum sr_dir dir);
 	size_t (*used)(const struct shmring *r);
+	bool (*readable)(const struct shmring *r); /* something to receive, by a look only */
 	void (*drop_peek_of_dead)(struct shmring *r, struct sr_endpoint *ep); /* at attach */
 };
 

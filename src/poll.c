@@ -140,7 +140,7 @@ static bool ready(shmring *r)
 		return true;
 	size_t used = r->ops->used(r);
 	uint64_t cap = r->slot_size ? r->cap * r->slot_size : r->cap;
-	if (r->cons.idx >= 0 && (used > 0 || shmring__side_gone(r, SR_DATA)))
+	if (r->cons.idx >= 0 && (r->ops->readable(r) || shmring__side_gone(r, SR_DATA)))
 		return true;
 	uint64_t need = r->slot_size ? r->slot_size : 2 * SR_ALIGN8(SR_REC_HDR + r->max_msg);
 	if (r->flags & SHMRING_STREAM)

@@ -385,7 +385,14 @@ static size_t rec_used(const shmring *r)
 	return (size_t)(used > r->cap ? r->cap : used);
 }
 
+static bool rec_readable(const shmring *r)
+{
+	uint64_t w = ld_acquire(word_at(r, ld_relaxed(&r->h->cons.pos)));
+	return w != 0 && SR_REC_TYPE(w) != SR_REC_CLAIMED;
+}
+
 const struct sr_ops shmring__rec_ops = {
+	.readable = rec_readable,
 	.send = rec_send,
 	.recv = rec_recv,
 	.claim = rec_claim,

@@ -298,7 +298,14 @@ static size_t slot_used(const shmring *r)
 	return (size_t)((n > r->cap ? r->cap : n) * r->slot_size);
 }
 
+static bool slot_readable(const shmring *r)
+{
+	uint64_t pos = ld_relaxed(&r->h->cons.pos);
+	return ld_acquire(&slot_at(r, pos)->seq) == pos + 1;
+}
+
 const struct sr_ops shmring__slot_ops = {
+	.readable = slot_readable,
 	.send = slot_send,
 	.recv = slot_recv,
 	.claim = slot_claim,

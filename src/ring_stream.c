@@ -18,15 +18,16 @@
  *
  * Closing. The reader closes (OPEN -> CLOSED by CAS) an open record it has
  * drained when something waits behind it; the writer's next append then fails
- * its CAS and starts a new record. A writer closes its own record when the
- * record is full. CAS on the one header word decides every race between the
- * two: either the append lands before the close, or after it, in a new record.
+ * its CAS and starts a new record. An append takes the record first (OPEN ->
+ * BUSY by CAS), writes, and reopens it with the new length (store-release),
+ * so the reader never closes, zeroes and frees a record under a writer's
+ * memcpy. A writer closes its own record when the record is full. CAS on the
+ * one header word decides every race between the two.
  *
  * Deaths. A writer that dies after reserving leaves a hole (zero word: the
- * generic hole rule of ring_rec.c) or a BUSY record (its first bytes half
- * written: closed as empty, counted in `dropped`). A writer that dies while
- * appending leaves its record OPEN with the bytes it had published: the
- * half-written tail past the published length is never read.
+ * generic hole rule of ring_rec.c) or a BUSY record (bytes half written past
+ * the published length: closed at that length, counted in `dropped`; the
+ * half-written tail is never read).
  */
 #include "internal.h"
 
@@ -78,15 +79,19 @@ static uint64_t append(shmring *r, const uint8_t *buf, uint64_t n, bool whole)
 		r->w_open = false;
 		return 0;
 	}
-	uint64_t c = n < space ? n : space;
-	memcpy(r->data + (r->w_rec & r->mask) + SR_REC_HDR + len, buf, c);
-	/* release: the bytes before the length that covers them; pairs with the
-	 * reader's ld_acquire of the header word. Fails if the reader closed
-	 * the record meanwhile: the bytes past its length are never read. */
-	if (!cas_acq_rel(hw, &w, SR_STR_WORD(SR_STR_OPEN, len + c, size, SR_STR_TAG(w)))) {
+	/* Take the record (BUSY) before touching its bytes: once the reader
+	 * has closed it, it zeroes and frees it, and a late write would leave
+	 * garbage in free space. pairs with the reader's CAS that closes it. */
+	uint64_t busy = SR_STR_WORD(SR_STR_BUSY, len, size, SR_STR_TAG(w));
+	if (!cas_acq_rel(hw, &w, busy)) {
 		r->w_open = false;
 		return 0;
 	}
+	uint64_t c = n < space ? n : space;
+	memcpy(r->data + (r->w_rec & r->mask) + SR_REC_HDR + len, buf, c);
+	/* release: the bytes before the length that covers them; pairs with
+	 * the reader's ld_acquire of the header word */
+	st_release(hw, SR_STR_WORD(SR_STR_OPEN, len + c, size, SR_STR_TAG(w)));
 	return c;
 }
 
@@ -239,8 +244,9 @@ static int stream_stuck(shmring *r, enum sr_dir dir)
 	}
 	if (SR_STR_TYPE(w) != SR_STR_BUSY || shmring__tag_alive(r, SR_STR_TAG(w)))
 		return 0;
-	if (!atomic_compare_exchange_strong(
-		    hw, &w, SR_STR_WORD(SR_STR_CLOSED, 0, SR_STR_SIZE(w), SR_STR_TAG(w))))
+	if (!atomic_compare_exchange_strong(hw, &w,
+					    SR_STR_WORD(SR_STR_CLOSED, SR_STR_LEN(w), SR_STR_SIZE(w),
+							SR_STR_TAG(w))))
 		return 0;
 	shmring__drop(r, 1);
 	return 1;
@@ -251,8 +257,24 @@ static size_t stream_used(const shmring *r)
 	return shmring__rec_ops.used(r);
 }
 
+/* Unread bytes at the head, or a record to pass? A look only. */
+static bool stream_readable(const shmring *r)
+{
+	uint64_t h = ld_relaxed(&r->h->cons.pos);
+	uint64_t w = ld_acquire(word_at(r, h));
+	if (w == 0)
+		return false;
+	uint32_t type = SR_STR_TYPE(w);
+	if (type == SR_STR_PAD || type == SR_STR_CLOSED)
+		return true;
+	if (SR_STR_LEN(w) > ld_relaxed(&r->h->cons.aux))
+		return true;
+	return type == SR_STR_OPEN && ld_acquire(&r->h->prod.pos) - h > SR_STR_SIZE(w);
+}
+
 /* Message calls never reach a stream: api.c answers -EOPNOTSUPP first. */
 const struct sr_ops shmring__stream_ops = {
+	.readable = stream_readable,
 	.stuck = stream_stuck,
 	.used = stream_used,
 };

@@ -25,6 +25,7 @@
  * without closing (no wakeup will come) is noticed within that time.
  */
 #include "internal.h"
+#include "evcount.h"
 
 #include <limits.h>
 #include <linux/futex.h>
@@ -62,13 +63,13 @@ static struct sr_wait_line *line_of(shmring *r, enum sr_dir dir)
 void shmring__wake(shmring *r, enum sr_dir dir)
 {
 	struct sr_wait_line *w = line_of(r, dir);
-	fence_full(); /* pairs with the waiter's fence: see the top of this file */
+	bool sleeping = evc_must_wake(&w->sleepers); /* the fence, then the load */
 	if (SR_UNLIKELY(ld_relaxed(&w->want)) &&
 	    atomic_exchange_explicit(&w->want, 0, memory_order_seq_cst))
 		shmring__poll_signal(r, dir == SR_DATA ? SHMRING_CONSUMER : SHMRING_PRODUCER);
-	if (SR_LIKELY(ld_relaxed(&w->sleepers) == 0))
+	if (SR_LIKELY(!sleeping))
 		return;
-	fetch_add_seqcst(&w->epoch, 1);
+	evc_bump(&w->epoch);
 	futex_wake(&w->epoch);
 	struct sr_endpoint *e = dir == SR_DATA ? r->prod.ep : r->cons.ep;
 	if (e)
@@ -169,9 +170,7 @@ static int block(shmring *r, enum sr_dir dir, sr_try_fn fn, void *arg, int64_t t
 	struct sr_wait_line *w = line_of(r, dir);
 	bool force = true;
 	for (;;) {
-		fetch_add_seqcst(&w->sleepers, 1);
-		uint32_t e = ld_acquire(&w->epoch); /* pairs with the waker's epoch RMW */
-		fence_full(); /* pairs with the waker's fence in shmring__wake */
+		uint32_t e = evc_announce(&w->sleepers, &w->epoch);
 		rc = fn(r, arg);
 		now = shmring__now();
 		if (rc == -EAGAIN)
@@ -179,13 +178,13 @@ static int block(shmring *r, enum sr_dir dir, sr_try_fn fn, void *arg, int64_t t
 		if (rc == -EAGAIN && now >= deadline)
 			rc = -ETIMEDOUT;
 		if (rc != -EAGAIN) {
-			fetch_sub_seqcst(&w->sleepers, 1);
+			evc_retire(&w->sleepers);
 			return rc;
 		}
 		int64_t slice = deadline - now < SR_LIVENESS_NS ? deadline - now : SR_LIVENESS_NS;
 		long fr = futex_wait(&w->epoch, e, slice);
 		int err = fr < 0 ? errno : 0;
-		fetch_sub_seqcst(&w->sleepers, 1);
+		evc_retire(&w->sleepers);
 		if (err == EINTR)
 			return -EINTR;
 		force = err == ETIMEDOUT; /* a quiet slice: look at the peers again */

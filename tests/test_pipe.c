@@ -1,0 +1,556 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_pipe.c - the differential suite of shmring_pipe against pipe(2).
+ *
+ * Each scenario is written once against a small interface (make, read, write,
+ * close, ready) and runs twice: over pipe(2) and over shmring_pipe. Both must
+ * show the same observable behaviour: the bytes, end of file, EPIPE, EAGAIN,
+ * partial reads and writes, PIPE_BUF atomicity with 4 writers, poll
+ * readiness, fork inheritance, a writer or reader killed mid-stream.
+ *
+ * The pipe side ignores SIGPIPE, so both report EPIPE as -EPIPE. Capacities
+ * are set alike (64 KiB) where a scenario fills the pipe. Children report
+ * through a pipe of their own and never call cr_assert.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+
+#include "shmring.h"
+
+#define CAP (64 * 1024)
+
+/* ---- the interface both implementations provide ---- */
+
+struct end {
+	int fd;     /* pipe(2) */
+	shmring *r; /* shmring_pipe */
+};
+
+struct impl {
+	const char *name;
+	int (*make)(struct end e[2]);
+	ssize_t (*rd)(struct end *e, void *buf, size_t n, int nonblock);
+	ssize_t (*wr)(struct end *e, const void *buf, size_t n, int nonblock);
+	void (*close)(struct end *e);
+	/* can this end move (read: data or EOF; write: room or EPIPE)? waits up to ms */
+	int (*ready)(struct end *e, int is_writer, int ms);
+};
+
+static int set_nonblock(int fd, int on)
+{
+	int fl = fcntl(fd, F_GETFL);
+	return fcntl(fd, F_SETFL, on ? fl | O_NONBLOCK : fl & ~O_NONBLOCK);
+}
+
+static int p_make(struct end e[2])
+{
+	int fds[2];
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return -errno;
+	fcntl(fds[1], F_SETPIPE_SZ, CAP);
+	e[0].fd = fds[0];
+	e[1].fd = fds[1];
+	return 0;
+}
+
+static ssize_t p_rd(struct end *e, void *buf, size_t n, int nonblock)
+{
+	set_nonblock(e->fd, nonblock);
+	ssize_t k = read(e->fd, buf, n);
+	return k < 0 ? -errno : k;
+}
+
+static ssize_t p_wr(struct end *e, const void *buf, size_t n, int nonblock)
+{
+	set_nonblock(e->fd, nonblock);
+	ssize_t k = write(e->fd, buf, n);
+	return k < 0 ? -errno : k;
+}
+
+static void p_close(struct end *e)
+{
+	close(e->fd);
+	e->fd = -1;
+}
+
+static int p_ready(struct end *e, int is_writer, int ms)
+{
+	struct pollfd p = { .fd = e->fd, .events = is_writer ? POLLOUT : POLLIN };
+	return poll(&p, 1, ms) == 1;
+}
+
+static int s_make(struct end e[2])
+{
+	shmring *ends[2];
+	struct shmring_config c = { .capacity = CAP };
+	int rc = shmring_pipe(ends, &c);
+	if (rc < 0)
+		return rc;
+	e[0].r = ends[0];
+	e[1].r = ends[1];
+	return 0;
+}
+
+static ssize_t s_rd(struct end *e, void *buf, size_t n, int nonblock)
+{
+	return shmring_read(e->r, buf, n, nonblock ? 0 : -1);
+}
+
+static ssize_t s_wr(struct end *e, const void *buf, size_t n, int nonblock)
+{
+	return shmring_write(e->r, buf, n, nonblock ? 0 : -1);
+}
+
+static void s_close(struct end *e)
+{
+	shmring_close(e->r);
+	e->r = NULL;
+}
+
+/* Readiness through shmring_pollfd. The contract allows a spurious wakeup
+ * right after a change of state, cleared by a call that finds nothing; the
+ * scenarios make such a call before every "not ready" check, as a user's
+ * event loop does. */
+static int s_ready(struct end *e, int is_writer, int ms)
+{
+	(void)is_writer;
+	int fd = shmring_pollfd(e->r);
+	if (fd < 0)
+		return 0;
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	return poll(&p, 1, ms) == 1;
+}
+
+/* What an event loop does: wait for readiness, then read without blocking;
+ * a spurious wakeup (allowed right after a change of state) reads -EAGAIN
+ * and goes back to waiting. */
+static ssize_t read_when_ready(const struct impl *I, struct end *e, void *buf, size_t n, int ms)
+{
+	for (int tries = 0; tries < 100; tries++) {
+		if (!I->ready(e, 0, ms))
+			return -ETIMEDOUT;
+		ssize_t k = I->rd(e, buf, n, 1);
+		if (k != -EAGAIN)
+			return k;
+	}
+	return -EAGAIN;
+}
+
+static const struct impl impls[2] = {
+	{ "pipe", p_make, p_rd, p_wr, p_close, p_ready },
+	{ "shmring", s_make, s_rd, s_wr, s_close, s_ready },
+};
+
+static struct criterion_test_params impl_params(void)
+{
+	static int idx[2] = { 0, 1 };
+	return cr_make_param_array(int, idx, 2);
+}
+
+#define IMPL_TEST(Name, ...)                    \
+	ParameterizedTestParameters(pipe, Name) \
+	{                                       \
+		return impl_params();           \
+	}                                       \
+	ParameterizedTest(int *ip, pipe, Name, __VA_ARGS__)
+
+#define T const struct impl *I = &impls[*ip]
+
+static void init(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static uint8_t pattern(uint64_t i)
+{
+	return (uint8_t)(i * 131 + (i >> 8) * 7 + 1);
+}
+
+static pid_t child(void)
+{
+	pid_t pid = fork();
+	if (pid == 0)
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+	return pid;
+}
+
+static int reap(pid_t pid)
+{
+	int st = 0;
+	for (int i = 0; i < 3000; i++) { /* 30 s */
+		pid_t w = waitpid(pid, &st, WNOHANG);
+		if (w == pid)
+			return st;
+		usleep(10000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+	return -1;
+}
+
+/* ---- scenarios ---- */
+
+IMPL_TEST(bytes_and_partial_reads, .init = init, .timeout = 30)
+{
+	T;
+	struct end e[2];
+	cr_assert_eq(I->make(e), 0, "%s", I->name);
+	cr_assert_eq(I->wr(&e[1], "hello", 5, 0), 5, "%s", I->name);
+	char buf[100];
+	/* a read asks for more than there is: it returns what there is */
+	cr_assert_eq(I->rd(&e[0], buf, sizeof(buf), 0), 5, "%s", I->name);
+	cr_assert_eq(memcmp(buf, "hello", 5), 0, "%s", I->name);
+	/* 1000 bytes read 7 at a time come out whole and in order */
+	uint8_t out[1000], in[1000];
+	for (int i = 0; i < 1000; i++)
+		out[i] = pattern((uint64_t)i);
+	cr_assert_eq(I->wr(&e[1], out, 1000, 0), 1000, "%s", I->name);
+	size_t got = 0;
+	while (got < 1000) {
+		ssize_t k = I->rd(&e[0], in + got, 7, 0);
+		cr_assert(k > 0 && k <= 7, "%s: read %zd", I->name, k);
+		got += (size_t)k;
+	}
+	cr_assert_eq(memcmp(in, out, 1000), 0, "%s", I->name);
+	I->close(&e[0]);
+	I->close(&e[1]);
+}
+
+IMPL_TEST(zero_length_calls, .init = init, .timeout = 30)
+{
+	T;
+	struct end e[2];
+	cr_assert_eq(I->make(e), 0);
+	cr_assert_eq(I->wr(&e[1], "", 0, 1), 0, "%s", I->name);
+	char b;
+	cr_assert_eq(I->rd(&e[0], &b, 0, 1), 0, "%s", I->name);
+	I->close(&e[0]);
+	I->close(&e[1]);
+}
+
+IMPL_TEST(end_of_file_after_drain, .init = init, .timeout = 30)
+{
+	T;
+	struct end e[2];
+	char buf[16];
+	cr_assert_eq(I->make(e), 0);
+	cr_assert_eq(I->wr(&e[1], "abc", 3, 0), 3);
+	I->close(&e[1]);
+	cr_assert_eq(I->rd(&e[0], buf, 2, 0), 2, "%s", I->name);
+	cr_assert_eq(I->rd(&e[0], buf, 16, 0), 1, "%s", I->name);
+	cr_assert_eq(I->rd(&e[0], buf, 16, 0), 0, "%s: end of file", I->name);
+	cr_assert_eq(I->rd(&e[0], buf, 16, 1), 0, "%s: end of file, non-blocking", I->name);
+	I->close(&e[0]);
+}
+
+IMPL_TEST(epipe_without_reader, .init = init, .timeout = 30)
+{
+	T;
+	struct end e[2];
+	cr_assert_eq(I->make(e), 0);
+	I->close(&e[0]);
+	cr_assert_eq(I->wr(&e[1], "x", 1, 0), -EPIPE, "%s", I->name);
+	cr_assert_eq(I->wr(&e[1], "x", 1, 1), -EPIPE, "%s", I->name);
+	I->close(&e[1]);
+}
+
+IMPL_TEST(eagain_empty_and_full, .init = init, .timeout = 30)
+{
+	T;
+	struct end e[2];
+	char buf[4096];
+	cr_assert_eq(I->make(e), 0);
+	cr_assert_eq(I->rd(&e[0], buf, sizeof(buf), 1), -EAGAIN, "%s: empty", I->name);
+	/* fill with small writes until the pipe says EAGAIN */
+	memset(buf, 'z', sizeof(buf));
+	size_t total = 0;
+	ssize_t k;
+	while ((k = I->wr(&e[1], buf, 100, 1)) == 100)
+		total += 100;
+	cr_assert_eq(k, -EAGAIN, "%s: full after %zu bytes: %zd", I->name, total, k);
+	/* it held at least 15/16 of its capacity */
+	cr_assert_geq(total, (size_t)CAP * 15 / 16 - 100, "%s: held %zu", I->name, total);
+	/* a PIPE_BUF write that does not fit is not split: EAGAIN */
+	cr_assert_eq(I->wr(&e[1], buf, PIPE_BUF, 1), -EAGAIN, "%s", I->name);
+	/* free some room: a large non-blocking write is cut short, not refused */
+	size_t freed = 0;
+	while (freed < 3 * PIPE_BUF) {
+		k = I->rd(&e[0], buf, sizeof(buf), 1);
+		cr_assert_gt(k, 0, "%s", I->name);
+		freed += (size_t)k;
+	}
+	static char big[CAP];
+	k = I->wr(&e[1], big, sizeof(big), 1);
+	cr_assert(k > 0 && k < (ssize_t)sizeof(big), "%s: short write expected, got %zd", I->name,
+		  k);
+	I->close(&e[0]);
+	I->close(&e[1]);
+}
+
+IMPL_TEST(poll_readiness, .init = init, .timeout = 30)
+{
+	T;
+	struct end e[2];
+	char buf[64];
+	cr_assert_eq(I->make(e), 0);
+	cr_assert_eq(I->ready(&e[1], 1, 1000), 1, "%s: empty pipe is writable", I->name);
+	/* empty: the reader is not readable (after a call that found nothing) */
+	cr_assert_eq(I->rd(&e[0], buf, sizeof(buf), 1), -EAGAIN);
+	cr_assert_eq(I->ready(&e[0], 0, 50), 0, "%s: empty pipe not readable", I->name);
+	/* data from another process wakes a poller */
+	pid_t pid = child();
+	if (pid == 0) {
+		usleep(100000);
+		_exit(I->wr(&e[1], "ping", 4, 0) == 4 ? 0 : 1);
+	}
+	cr_assert_eq(read_when_ready(I, &e[0], buf, sizeof(buf), 5000), 4,
+		     "%s: readable after a write", I->name);
+	cr_assert_eq(reap(pid), 0);
+	cr_assert_eq(I->rd(&e[0], buf, sizeof(buf), 1), -EAGAIN);
+	cr_assert_eq(I->ready(&e[0], 0, 50), 0, "%s: drained pipe not readable", I->name);
+	/* end of file is readable */
+	I->close(&e[1]);
+	cr_assert_eq(I->ready(&e[0], 0, 2000), 1, "%s: EOF readable", I->name);
+	cr_assert_eq(I->rd(&e[0], buf, sizeof(buf), 1), 0, "%s", I->name);
+	I->close(&e[0]);
+
+	/* a full pipe is not writable; reading makes it writable; no reader:
+	 * writable (the write reports EPIPE) */
+	cr_assert_eq(I->make(e), 0);
+	static char big[CAP];
+	while (I->wr(&e[1], big, sizeof(big), 1) > 0)
+		; /* ends with a call that found no room */
+	cr_assert_eq(I->ready(&e[1], 1, 50), 0, "%s: full pipe not writable", I->name);
+	pid = child();
+	if (pid == 0) {
+		usleep(100000);
+		static char sink[CAP];
+		_exit(I->rd(&e[0], sink, sizeof(sink), 0) > 0 ? 0 : 1);
+	}
+	cr_assert_eq(I->ready(&e[1], 1, 5000), 1, "%s: writable after a read", I->name);
+	cr_assert_eq(reap(pid), 0);
+	I->close(&e[0]);
+	cr_assert_eq(I->ready(&e[1], 1, 2000), 1, "%s: writable without reader", I->name);
+	cr_assert_eq(I->wr(&e[1], "x", 1, 1), -EPIPE);
+	I->close(&e[1]);
+}
+
+IMPL_TEST(pipe_buf_writes_are_atomic_with_4_writers, .init = init, .timeout = 120)
+{
+	T;
+	struct end e[2];
+	enum { WRITERS = 4, WRITES = 2000 };
+	cr_assert_eq(I->make(e), 0);
+	pid_t pids[WRITERS];
+	for (int w = 0; w < WRITERS; w++) {
+		pids[w] = child();
+		if (pids[w] == 0) {
+			I->close(&e[0]);
+			static char blk[PIPE_BUF];
+			for (int i = 0; i < WRITES; i++) {
+				/* sizes vary, all at most PIPE_BUF; the first byte
+				 * says how long, the rest who wrote it */
+				size_t n = 2 + (size_t)((i * 977 + w * 131) % (PIPE_BUF - 1));
+				blk[0] = (char)(n & 0xff);
+				blk[1] = (char)(n >> 8);
+				memset(blk + 2, 'A' + w, n - 2);
+				if (I->wr(&e[1], blk, n, 0) != (ssize_t)n)
+					_exit(1);
+			}
+			_exit(0);
+		}
+	}
+	I->close(&e[1]);
+	/* read the stream in odd-sized pieces and check every record whole */
+	static uint8_t buf[1 << 20];
+	size_t have = 0, records = 0;
+	for (;;) {
+		ssize_t k = I->rd(&e[0], buf + have, 1000, 0);
+		cr_assert_geq(k, 0, "%s: read %zd", I->name, k);
+		if (k == 0)
+			break;
+		have += (size_t)k;
+		size_t at = 0;
+		while (have - at >= 2) {
+			size_t n = buf[at] | (size_t)buf[at + 1] << 8;
+			cr_assert(n >= 2 && n <= PIPE_BUF, "%s: bad length %zu", I->name, n);
+			if (have - at < n)
+				break;
+			for (size_t i = 2; i < n; i++)
+				cr_assert_eq(buf[at + i], buf[at + 2], "%s: record %zu interleaved",
+					     I->name, records);
+			at += n;
+			records++;
+		}
+		memmove(buf, buf + at, have - at);
+		have -= at;
+	}
+	cr_assert_eq(have, 0, "%s: %zu stray bytes", I->name, have);
+	cr_assert_eq(records, (size_t)WRITERS * WRITES, "%s", I->name);
+	for (int w = 0; w < WRITERS; w++)
+		cr_assert_eq(reap(pids[w]), 0, "%s: writer %d", I->name, w);
+	I->close(&e[0]);
+}
+
+IMPL_TEST(fork_inheritance_holds_the_write_end, .init = init, .timeout = 30)
+{
+	T;
+	struct end e[2];
+	int sync[2];
+	char buf[16];
+	cr_assert_eq(I->make(e), 0);
+	cr_assert_eq(pipe(sync), 0);
+	pid_t pid = child();
+	if (pid == 0) { /* holds the inherited write end until told */
+		I->close(&e[0]);
+		char c;
+		if (read(sync[0], &c, 1) != 1)
+			_exit(2);
+		_exit(I->wr(&e[1], "late", 4, 0) == 4 ? 0 : 1);
+	}
+	I->close(&e[1]); /* the parent's write end: the child's remains */
+	cr_assert_eq(I->rd(&e[0], buf, sizeof(buf), 1), -EAGAIN,
+		     "%s: no EOF while a forked child holds the write end", I->name);
+	cr_assert_eq(write(sync[1], "g", 1), 1);
+	cr_assert_eq(I->rd(&e[0], buf, sizeof(buf), 0), 4, "%s", I->name);
+	cr_assert_eq(reap(pid), 0);
+	cr_assert_eq(I->rd(&e[0], buf, sizeof(buf), 0), 0, "%s: EOF once the child exits", I->name);
+	I->close(&e[0]);
+}
+
+IMPL_TEST(writer_killed_mid_stream, .init = init, .timeout = 60)
+{
+	T;
+	struct end e[2];
+	cr_assert_eq(I->make(e), 0);
+	pid_t pid = child();
+	if (pid == 0) {
+		I->close(&e[0]);
+		static uint8_t blk[10000];
+		for (uint64_t i = 0;; i++) {
+			for (size_t k = 0; k < sizeof(blk); k++)
+				blk[k] = pattern(i * sizeof(blk) + k);
+			if (I->wr(&e[1], blk, sizeof(blk), 0) < 0)
+				_exit(1);
+		}
+	}
+	I->close(&e[1]);
+	static uint8_t buf[3000];
+	uint64_t at = 0;
+	while (at < 200000) {
+		ssize_t k = I->rd(&e[0], buf, sizeof(buf), 0);
+		cr_assert_gt(k, 0, "%s", I->name);
+		for (ssize_t i = 0; i < k; i++)
+			cr_assert_eq(buf[i], pattern(at + (uint64_t)i), "%s: byte %" PRIu64,
+				     I->name, at + (uint64_t)i);
+		at += (uint64_t)k;
+	}
+	kill(pid, SIGKILL);
+	reap(pid);
+	/* what was written before the kill comes out intact, then EOF */
+	for (;;) {
+		ssize_t k = I->rd(&e[0], buf, sizeof(buf), 0);
+		cr_assert_geq(k, 0, "%s: %zd", I->name, k);
+		if (k == 0)
+			break;
+		for (ssize_t i = 0; i < k; i++)
+			cr_assert_eq(buf[i], pattern(at + (uint64_t)i), "%s", I->name);
+		at += (uint64_t)k;
+	}
+	I->close(&e[0]);
+}
+
+IMPL_TEST(reader_killed_mid_stream, .init = init, .timeout = 60)
+{
+	T;
+	struct end e[2];
+	int sync[2];
+	cr_assert_eq(I->make(e), 0);
+	cr_assert_eq(pipe(sync), 0);
+	pid_t pid = child();
+	if (pid == 0) {
+		I->close(&e[1]);
+		static char buf[4096];
+		ssize_t k = I->rd(&e[0], buf, sizeof(buf), 0);
+		if (write(sync[1], "r", 1) != 1)
+			_exit(2);
+		for (;;)
+			if (k <= 0)
+				pause();
+			else
+				k = I->rd(&e[0], buf, sizeof(buf), 0);
+	}
+	I->close(&e[0]);
+	static char blk[8192];
+	cr_assert_eq(I->wr(&e[1], blk, 100, 0), 100);
+	char c;
+	cr_assert_eq(read(sync[0], &c, 1), 1);
+	kill(pid, SIGKILL);
+	reap(pid);
+	/* the writer gets EPIPE once the reader is gone (at the latest when
+	 * the pipe would block: a crash cannot be seen before) */
+	ssize_t k;
+	int n = 0;
+	while ((k = I->wr(&e[1], blk, sizeof(blk), 0)) > 0 && n++ < 10000)
+		;
+	cr_assert_eq(k, -EPIPE, "%s: %zd", I->name, k);
+	I->close(&e[1]);
+}
+
+/* Beyond pipe(2): a named stream ring, and one passed by descriptor. */
+Test(pipe, named_and_fd_passed_streams, .init = init, .timeout = 30)
+{
+	char name[64];
+	snprintf(name, sizeof(name), "shmring-test-pipe-%d", (int)getpid());
+	struct shmring_config c = { .flags = SHMRING_STREAM, .capacity = CAP };
+	shmring *w, *r, *r2;
+	cr_assert_eq(shmring_create(name, &c, SHMRING_PRODUCER, &w), 0);
+	int rc = shmring_open(name, SHMRING_CONSUMER, &r);
+	shmring_unlink(name);
+	cr_assert_eq(rc, 0);
+	char buf[16];
+	cr_assert_eq(shmring_write(w, "named", 5, 0), 5);
+	cr_assert_eq(shmring_read(r, buf, sizeof(buf), 0), 5);
+	cr_assert_eq(shmring_send(w, "x", 1, 0), -EOPNOTSUPP);
+	cr_assert_eq(shmring_recv(r, buf, 1, 0), -EOPNOTSUPP);
+	cr_assert_eq(shmring_read(w, buf, 1, 0), -EPERM);
+	cr_assert_eq(shmring_write(r, buf, 1, 0), -EPERM);
+	shmring_close(r);
+	/* by descriptor, in a child (which attaches before the write: with no
+	 * reader at all the write would be -EPIPE, as on a pipe) */
+	int sync[2];
+	cr_assert_eq(pipe(sync), 0);
+	pid_t pid = child();
+	if (pid == 0) {
+		if (shmring_open_fd(shmring_fd(w), SHMRING_CONSUMER, &r2) < 0)
+			_exit(1);
+		if (write(sync[1], "a", 1) != 1)
+			_exit(3);
+		ssize_t k = shmring_read(r2, buf, sizeof(buf), 5000000000LL);
+		_exit(k == 3 && !memcmp(buf, "fd!", 3) ? 0 : 2);
+	}
+	char go;
+	cr_assert_eq(read(sync[0], &go, 1), 1);
+	cr_assert_eq(shmring_write(w, "fd!", 3, -1), 3);
+	cr_assert_eq(reap(pid), 0);
+	shmring_close(w);
+	/* a stream smaller than PIPE_BUF is refused */
+	struct shmring_config tiny = { .flags = SHMRING_STREAM, .capacity = 1024 };
+	cr_assert_eq(shmring_create_anon(&tiny, SHMRING_PRODUCER, &w), -EINVAL);
+}
