@@ -105,6 +105,45 @@ struct shmring {
 	int64_t next_live_check; /* CLOCK_MONOTONIC ns of the next liveness look */
 };
 
+/* ---- crash.c: crash points (SHMRING_CRASHPOINTS builds only) ---- */
+#define SR_CRASHPOINTS(X)                                                                    \
+	X(ATTACH_LOCKED)   /* open: lock taken, entry not written */                          \
+	X(ATTACH_REAPED)   /* open: a dead owner's entry reaped, ours not yet live */         \
+	X(ATTACH_LIVE)     /* open: entry live, live count not raised */                      \
+	X(DETACH_UNLOCKED) /* close: lock dropped, entry not freed */                         \
+	X(DETACH_FREED)    /* close: entry freed, counts not folded */                        \
+	X(REC_RESV)        /* claim (MP records): reservation named, tail not moved */        \
+	X(REC_CAS)         /* claim: tail moved, nothing written */                           \
+	X(REC_CLAIMED)     /* claim: CLAIMED word written */                                  \
+	X(REC_PAYLOAD)     /* send: half the payload copied */                                \
+	X(REC_PAD)         /* commit: tail padding written, message not published */          \
+	X(REC_MSG)         /* commit: message published, reservation not cleared */           \
+	X(REC_PEEKED)      /* peek (records): held record named */                            \
+	X(REC_ZEROED)      /* release/recv (records): zeroed, head not moved */               \
+	X(SLOT_RESV)       /* claim/peek (slots): position named, CAS not done */             \
+	X(SLOT_TAKEN)      /* claim/peek (slots): position taken */                           \
+	X(SLOT_PAYLOAD)    /* send (slots): half the payload copied */                        \
+	X(SLOT_SEQ)        /* commit/release (slots): seq stored, reservation not cleared */  \
+	X(STR_CAS)         /* write (streams): tail moved, nothing written */                 \
+	X(STR_BUSY)        /* write: record taken BUSY, bytes not copied */                   \
+	X(STR_PAYLOAD)     /* write: half the bytes copied */
+
+enum sr_crashpoint {
+#define X(id) SR_CP_##id,
+	SR_CRASHPOINTS(X)
+#undef X
+	SR_CP_COUNT
+};
+
+#ifdef SHMRING_CRASHPOINTS
+void shmring__crash(unsigned id);
+void shmring__crash_arm(unsigned id, unsigned long nth);
+const char *shmring__crash_name(unsigned id);
+#define SR_CRASH(id) shmring__crash(SR_CP_##id)
+#else
+#define SR_CRASH(id) ((void)0)
+#endif
+
 /* ---- segment.c ---- */
 struct sr_geom {
 	uint32_t mode, flags;

@@ -191,8 +191,10 @@ static void claim_entry(shmring *r, int role, unsigned idx, struct sr_role *out)
 	st_relaxed(&e->wakeups, 0);
 	st_relaxed(&e->resv_pos, SR_RESV_NONE);
 	st_relaxed(&e->resv_size, 0);
+	SR_CRASH(ATTACH_REAPED);
 	/* pairs with the load-acquire in ep_alive / tag_alive */
 	st_release(&e->sg, gen << 2 | SR_EP_LIVE);
+	SR_CRASH(ATTACH_LIVE);
 	fetch_add_seqcst(live_count(r, role), 1);
 	st_release(role == SHMRING_PRODUCER ? &r->h->totals.prod_seen : &r->h->totals.cons_seen,
 		   1);
@@ -225,6 +227,7 @@ static int attach_one(shmring *r, int role, struct sr_role *out)
 	for (unsigned i = lo; i < hi; i++) {
 		int rc = lock_byte(lfd, i);
 		if (rc == 0) {
+			SR_CRASH(ATTACH_LOCKED);
 			out->lock_fd = lfd;
 			claim_entry(r, role, i, out);
 			return 0;
@@ -265,11 +268,13 @@ static void detach_one(shmring *r, struct sr_role *ro)
 	close(ro->lock_fd); /* our hold; a forked sibling may still hold it */
 	ro->lock_fd = -1;
 	ro->idx = -1;
+	SR_CRASH(DETACH_UNLOCKED);
 	if (byte_locked(r, idx))
 		return; /* still held by a process that shares it (or already reused) */
 	uint32_t expect = ro->gen << 2 | SR_EP_LIVE;
 	if (!atomic_compare_exchange_strong(&e->sg, &expect, ro->gen << 2 | SR_EP_FREE))
 		return; /* a new owner reaped it already */
+	SR_CRASH(DETACH_FREED);
 	fold(r, e);
 	dec_live(r, role);
 	shmring__wake_all(r);

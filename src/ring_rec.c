@@ -96,6 +96,7 @@ int shmring__rec_reserve(shmring *r, uint64_t *size, uint64_t min, uint64_t *sta
 			struct sr_endpoint *e = r->prod.ep;
 			st_relaxed(&e->resv_size, need);
 			st_relaxed(&e->resv_pos, t);
+			SR_CRASH(REC_RESV);
 			/* release: resv_pos is visible to whoever sees the new
 			 * tail (the consumer's load-acquire in the hole check) */
 			if (!cas_acq_rel(tailp, &t, t + need))
@@ -113,6 +114,7 @@ int shmring__rec_reserve(shmring *r, uint64_t *size, uint64_t min, uint64_t *sta
 static uint64_t mark(shmring *r, uint64_t start, uint64_t need, uint64_t size, uint64_t len)
 {
 	uint64_t rec = start + (need - size);
+	SR_CRASH(REC_CAS);
 	if (multi_producer(r)) {
 		if (need > size) /* padding up to the end: final at once */
 			st_release(word_at(r, start), SR_REC_WORD(SR_REC_PAD, need - size, 0));
@@ -121,6 +123,7 @@ static uint64_t mark(shmring *r, uint64_t start, uint64_t need, uint64_t size, u
 		/* The CLAIMED word must be visible no later than the payload: a
 		 * consumer clearing a hole scans for the first non-zero word. */
 		atomic_thread_fence(memory_order_release);
+		SR_CRASH(REC_CLAIMED);
 	}
 	return rec;
 }
@@ -133,8 +136,10 @@ static void publish(shmring *r, uint64_t start, uint64_t need, uint64_t rec, uin
 	uint64_t size = SR_ALIGN8(SR_REC_HDR + len);
 	if (size < claimed)
 		st_relaxed(word_at(r, rec + size), SR_REC_WORD(SR_REC_PAD, claimed - size, 0));
+	SR_CRASH(REC_PAD);
 	/* pairs with the consumer's ld_acquire of the header word */
 	st_release(word_at(r, rec), SR_REC_WORD(SR_REC_MSG, len, 0));
+	SR_CRASH(REC_MSG);
 	if (multi_producer(r)) {
 		/* pairs with the ld_acquire of resv_pos in shmring__resv_held */
 		st_release(&r->prod.ep->resv_pos, SR_RESV_NONE);
@@ -163,8 +168,13 @@ static int rec_send(shmring *r, const struct iovec *v, int n)
 			break;
 		}
 		uint64_t rec = mark(r, start, need, size, len);
-		if (len)
-			memcpy(r->data + (rec & r->mask) + SR_REC_HDR, v[i].iov_base, len);
+		if (len) { /* in two halves, so a crash test can stop in between */
+			uint8_t *dst = r->data + (rec & r->mask) + SR_REC_HDR;
+			const uint8_t *src = v[i].iov_base;
+			memcpy(dst, src, len / 2);
+			SR_CRASH(REC_PAYLOAD);
+			memcpy(dst + len / 2, src + len / 2, len - len / 2);
+		}
 		publish(r, start, need, rec, size, len);
 	}
 	shmring__wake(r, SR_DATA);
@@ -214,6 +224,7 @@ static int rec_abort(shmring *r)
 void shmring__rec_consume(shmring *r, uint64_t h, uint64_t size)
 {
 	memset(r->data + (h & r->mask), 0, size);
+	SR_CRASH(REC_ZEROED);
 	/* pairs with the producer's ld_acquire of head in reserve() */
 	st_release(&r->h->cons.pos, h + size);
 }
@@ -287,6 +298,7 @@ static int rec_peek(shmring *r, const void **msg, size_t *len)
 	 * drops it rather than delivering it twice (drop_peek_of_dead). */
 	st_relaxed(&r->cons.ep->resv_size, r->peek_size);
 	st_relaxed(&r->cons.ep->resv_pos, h);
+	SR_CRASH(REC_PEEKED);
 	*msg = r->data + (h & r->mask) + SR_REC_HDR;
 	*len = r->peek_len;
 	return 0;

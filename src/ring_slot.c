@@ -50,9 +50,12 @@ void shmring__slot_init(struct sr_header *h, uint8_t *data)
 static bool try_take(sr_a64 *posp, struct sr_endpoint *e, uint64_t pos)
 {
 	st_relaxed(&e->resv_pos, pos);
+	SR_CRASH(SLOT_RESV);
 	/* release: resv_pos is visible to whoever sees the new position */
-	if (cas_acq_rel(posp, &pos, pos + 1))
+	if (cas_acq_rel(posp, &pos, pos + 1)) {
+		SR_CRASH(SLOT_TAKEN);
 		return true;
+	}
 	st_release(&e->resv_pos, SR_RESV_NONE);
 	return false;
 }
@@ -83,6 +86,7 @@ static int take_free(shmring *r, uint64_t *out)
 static void done(shmring *r, struct sr_slot *s, uint64_t seq, struct sr_endpoint *e)
 {
 	st_release(&s->seq, seq);
+	SR_CRASH(SLOT_SEQ);
 	/* pairs with the ld_acquire of resv_pos in shmring__resv_held */
 	st_release(&e->resv_pos, SR_RESV_NONE);
 	(void)r;
@@ -111,8 +115,13 @@ static int slot_send(shmring *r, const struct iovec *v, int n)
 		}
 		struct sr_slot *s = slot_at(r, pos);
 		st_relaxed(&s->len, v[i].iov_len);
-		if (v[i].iov_len)
-			memcpy(payload(s), v[i].iov_base, v[i].iov_len);
+		if (v[i].iov_len) { /* in two halves, for the crash tests */
+			size_t half = v[i].iov_len / 2;
+			const uint8_t *src = v[i].iov_base;
+			memcpy(payload(s), src, half);
+			SR_CRASH(SLOT_PAYLOAD);
+			memcpy(payload(s) + half, src + half, v[i].iov_len - half);
+		}
 		done(r, s, pos + 1, r->prod.ep);
 		count(r->prod.ep, v[i].iov_len);
 	}

@@ -87,8 +87,12 @@ static uint64_t append(shmring *r, const uint8_t *buf, uint64_t n, bool whole)
 		r->w_open = false;
 		return 0;
 	}
+	SR_CRASH(STR_BUSY);
 	uint64_t c = n < space ? n : space;
-	memcpy(r->data + (r->w_rec & r->mask) + SR_REC_HDR + len, buf, c);
+	uint8_t *dst = r->data + (r->w_rec & r->mask) + SR_REC_HDR + len;
+	memcpy(dst, buf, c / 2);
+	SR_CRASH(STR_PAYLOAD);
+	memcpy(dst + c / 2, buf + c / 2, c - c / 2);
 	/* release: the bytes before the length that covers them; pairs with
 	 * the reader's ld_acquire of the header word */
 	st_release(hw, SR_STR_WORD(SR_STR_OPEN, len + c, size, SR_STR_TAG(w)));
@@ -118,14 +122,19 @@ static int start_record(shmring *r, const uint8_t *buf, uint64_t n, bool whole)
 		return rc;
 	uint64_t rec = start + (need - size);
 	uint32_t tag = my_tag(r);
+	SR_CRASH(STR_CAS);
 	if (need > size)
 		st_release(word_at(r, start), SR_STR_WORD(SR_STR_PAD, 0, need - size, 0));
 	sr_a64 *hw = word_at(r, rec);
 	st_relaxed(hw, SR_STR_WORD(SR_STR_BUSY, 0, size, tag));
 	/* The BUSY word is visible no later than the bytes (hole rule). */
 	atomic_thread_fence(memory_order_release);
+	SR_CRASH(STR_BUSY);
 	uint64_t c = n < size - SR_REC_HDR ? n : size - SR_REC_HDR;
-	memcpy(r->data + (rec & r->mask) + SR_REC_HDR, buf, c);
+	uint8_t *dst = r->data + (rec & r->mask) + SR_REC_HDR;
+	memcpy(dst, buf, c / 2);
+	SR_CRASH(STR_PAYLOAD);
+	memcpy(dst + c / 2, buf + c / 2, c - c / 2);
 	/* pairs with the reader's ld_acquire of the header word */
 	st_release(hw, SR_STR_WORD(SR_STR_OPEN, c, size, tag));
 	/* pairs with the ld_acquire of resv_pos in shmring__resv_held */
