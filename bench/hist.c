@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hist.c - percentiles of the log-linear histogram (hist.h).
+ */
+#include "hist.h"
+
+#include <math.h>
+#include <string.h>
+
+void hist_reset(struct hist *h)
+{
+	memset(h, 0, sizeof(*h));
+}
+
+/* Lowest value and width of bucket i: the inverse of hist_index(). */
+static void bucket_range(unsigned i, uint64_t *lo, uint64_t *width)
+{
+	if (i < HIST_EXACT) {
+		*lo = i;
+		*width = 1;
+		return;
+	}
+	unsigned shift = (i - HIST_EXACT) / HIST_SUB + 1;
+	uint64_t top = (i - HIST_EXACT) % HIST_SUB + HIST_SUB;
+	*lo = top << shift;
+	*width = (uint64_t)1 << shift;
+}
+
+uint64_t hist_percentile(const struct hist *h, double p)
+{
+	if (h->count == 0)
+		return 0;
+	if (p >= 100.0)
+		return h->max;
+	double t = ceil(p / 100.0 * (double)h->count);
+	uint64_t target = t < 1.0 ? 1 : (uint64_t)t;
+	uint64_t seen = 0;
+	for (unsigned i = 0; i < HIST_NBUCKETS; i++) {
+		seen += h->b[i];
+		if (seen >= target) {
+			uint64_t lo, w;
+			bucket_range(i, &lo, &w);
+			uint64_t v = lo + (w - 1) / 2;
+			if (v < h->min)
+				v = h->min;
+			if (v > h->max)
+				v = h->max;
+			return v;
+		}
+	}
+	return h->max;
+}
