@@ -62,6 +62,7 @@ struct shmring {
 	struct sr_header *h;
 	uint8_t *data;
 	size_t map_len;
+	size_t guard; /* bytes of PROT_NONE on each side of the mapping */
 	uint64_t cap;      /* records: bytes (power of two); slots: nslots */
 	uint64_t mask;     /* cap - 1 */
 	uint64_t max_msg;

@@ -358,6 +358,50 @@ int shmring__check_header(const struct sr_header *h, uint64_t real_size, uint32_
 #undef BAD
 }
 
+/* Map the object between two inaccessible guard regions, so that a stray
+ * access just past either end faults at once instead of reading a neighbour
+ * (AddressSanitizer does not watch shared mappings). The guards are a page,
+ * or a huge page for hugetlbfs objects, whose mappings must be aligned. */
+static void *map_guarded(int fd, size_t len, int prot, size_t *guard_out)
+{
+	static const size_t guards[2] = {4096, 2u << 20};
+	for (int i = 0; i < 2; i++) {
+		size_t g = guards[i];
+		if (i == 0 && sysconf(_SC_PAGESIZE) > 0)
+			g = (size_t)sysconf(_SC_PAGESIZE);
+		size_t span = len + 3 * g; /* one guard of slack for alignment */
+		uint8_t *res = mmap(NULL, span, PROT_NONE,
+				    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (res == MAP_FAILED)
+			return MAP_FAILED;
+		uint8_t *at = (uint8_t *)(((uintptr_t)res + g + g - 1) & ~(uintptr_t)(g - 1));
+		void *p = mmap(at, len, prot, MAP_SHARED | MAP_FIXED, fd, 0);
+		if (p != MAP_FAILED) {
+			/* keep exactly one guard on each side */
+			if (at - g > res)
+				munmap(res, (size_t)(at - g - res));
+			uint8_t *end = at + ((len + g - 1) & ~(g - 1)) + g;
+			if (end < res + span)
+				munmap(end, (size_t)(res + span - end));
+			*guard_out = g;
+			return p;
+		}
+		int err = errno;
+		munmap(res, span);
+		if (err != EINVAL) {
+			errno = err;
+			return MAP_FAILED;
+		}
+	}
+	errno = EINVAL;
+	return MAP_FAILED;
+}
+
+static void unmap_guarded(void *p, size_t len, size_t guard)
+{
+	munmap((uint8_t *)p - guard, ((len + guard - 1) & ~(guard - 1)) + 2 * guard);
+}
+
 int shmring__attach_fd(int fd, int role, bool owned, shmring **out)
 {
 	struct stat st;
@@ -387,7 +431,8 @@ int shmring__attach_fd(int fd, int role, bool owned, shmring **out)
 		goto fail;
 	}
 	len = (size_t)st.st_size;
-	p = mmap(NULL, len, role ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED, fd, 0);
+	size_t guard = 0;
+	p = map_guarded(fd, len, role ? PROT_READ | PROT_WRITE : PROT_READ, &guard);
 	if (p == MAP_FAILED) {
 		rc = -errno;
 		goto fail;
@@ -424,6 +469,7 @@ int shmring__attach_fd(int fd, int role, bool owned, shmring **out)
 	r->data = (uint8_t *)p + g.data_off;
 	r->h = h;
 	r->map_len = len;
+	r->guard = guard;
 	r->fd = fd;
 	r->ops = (r->flags & SHMRING_STREAM) ? &shmring__stream_ops
 		 : r->slot_size		     ? &shmring__slot_ops
@@ -443,13 +489,13 @@ fail:
 		close(r->send_sock);
 	free(r);
 	if (p != MAP_FAILED)
-		munmap(p, len);
+		unmap_guarded(p, len, guard);
 	close(fd);
 	return rc;
 }
 
 void shmring__unmap(shmring *r)
 {
-	munmap(r->h, r->map_len);
+	unmap_guarded(r->h, r->map_len, r->guard);
 	close(r->fd);
 }
