@@ -32,6 +32,7 @@
  * that clears a dead producer's hole.
  */
 #include "internal.h"
+#include "rec_core.h"
 
 #include <string.h>
 
@@ -77,21 +78,16 @@ int shmring__rec_reserve(shmring *r, uint64_t *size, uint64_t min, uint64_t *sta
 			else
 				need = rec + left;
 		}
-		if (t + need - r->cached_head > r->cap) {
-			/* pairs with the consumer's st_release of head after zeroing */
-			uint64_t head = ld_acquire(&r->h->cons.pos);
-			if ((int64_t)(head - t) > 0) {
-				if (!mp)
-					return sr_corrupt(r);
-				t = ld_relaxed(tailp); /* our tail was stale */
-				continue;
-			}
-			if (t - head > r->cap)
-				return sr_corrupt(r);
-			r->cached_head = head;
-			if (t + need - head > r->cap)
-				return -EAGAIN;
+		uint64_t head;
+		int rc = rc_room(&r->h->cons.pos, &r->cached_head, t, need, r->cap, &head);
+		if (rc == -EBADMSG && mp && (int64_t)(head - t) > 0) {
+			t = ld_relaxed(tailp); /* our tail was stale, not the head wrong */
+			continue;
 		}
+		if (rc == -EBADMSG)
+			return sr_corrupt(r);
+		if (rc < 0)
+			return rc;
 		if (mp) {
 			struct sr_endpoint *e = r->prod.ep;
 			st_relaxed(&e->resv_size, need);
@@ -117,7 +113,7 @@ static uint64_t mark(shmring *r, uint64_t start, uint64_t need, uint64_t size, u
 	SR_CRASH(REC_CAS);
 	if (multi_producer(r)) {
 		if (need > size) /* padding up to the end: final at once */
-			st_release(word_at(r, start), SR_REC_WORD(SR_REC_PAD, need - size, 0));
+			rc_publish(word_at(r, start), SR_REC_WORD(SR_REC_PAD, need - size, 0));
 		st_relaxed(word_at(r, rec),
 			   SR_REC_WORD(SR_REC_CLAIMED, len, SR_TAG(r->prod.idx, r->prod.gen)));
 		/* The CLAIMED word must be visible no later than the payload: a
@@ -137,15 +133,14 @@ static void publish(shmring *r, uint64_t start, uint64_t need, uint64_t rec, uin
 	if (size < claimed)
 		st_relaxed(word_at(r, rec + size), SR_REC_WORD(SR_REC_PAD, claimed - size, 0));
 	SR_CRASH(REC_PAD);
-	/* pairs with the consumer's ld_acquire of the header word */
-	st_release(word_at(r, rec), SR_REC_WORD(SR_REC_MSG, len, 0));
+	rc_publish(word_at(r, rec), SR_REC_WORD(SR_REC_MSG, len, 0));
 	SR_CRASH(REC_MSG);
 	if (multi_producer(r)) {
 		/* pairs with the ld_acquire of resv_pos in shmring__resv_held */
 		st_release(&r->prod.ep->resv_pos, SR_RESV_NONE);
 	} else {
 		if (rec != start) /* SP wrap: the padding goes last, behind the record */
-			st_release(word_at(r, start), SR_REC_WORD(SR_REC_PAD, need - claimed, 0));
+			rc_publish(word_at(r, start), SR_REC_WORD(SR_REC_PAD, need - claimed, 0));
 		/* pairs with ld_acquire(tail) in rec_used and the stat readers */
 		st_release(&r->h->prod.pos, start + need);
 	}
@@ -212,7 +207,7 @@ static int rec_abort(shmring *r)
 	 * wrote into the buffer is zeroed by the consumer as it passes. */
 	uint64_t size = SR_ALIGN8(SR_REC_HDR + r->claim_len);
 	uint64_t rec = r->claim_pos + (r->claim_size - size);
-	st_release(word_at(r, rec), SR_REC_WORD(SR_REC_PAD, size, 0));
+	rc_publish(word_at(r, rec), SR_REC_WORD(SR_REC_PAD, size, 0));
 	st_release(&r->prod.ep->resv_pos, SR_RESV_NONE);
 	shmring__wake(r, SR_DATA);
 	return 0;
@@ -225,8 +220,7 @@ void shmring__rec_consume(shmring *r, uint64_t h, uint64_t size)
 {
 	memset(r->data + (h & r->mask), 0, size);
 	SR_CRASH(REC_ZEROED);
-	/* pairs with the producer's ld_acquire of head in reserve() */
-	st_release(&r->h->cons.pos, h + size);
+	rc_give_back(&r->h->cons.pos, h + size);
 }
 
 /* Find the next message at the head, passing over padding. Returns 0 with
@@ -236,7 +230,7 @@ static int next_msg(shmring *r, uint64_t *pos, uint64_t *word)
 	uint64_t h = ld_relaxed(&r->h->cons.pos); /* written by this side only */
 	for (;;) {
 		uint64_t idx = h & r->mask;
-		uint64_t w = ld_acquire(word_at(r, h)); /* pairs with st_release in publish() */
+		uint64_t w = rc_look(word_at(r, h));
 		uint32_t type = SR_REC_TYPE(w), len = SR_REC_LEN(w);
 		if (w == 0 || type == SR_REC_CLAIMED)
 			return -EAGAIN;

@@ -25,6 +25,7 @@
  * table), lock-free, except the slow path that clears a dead peer's slot.
  */
 #include "internal.h"
+#include "slot_core.h"
 
 #include <string.h>
 
@@ -45,51 +46,30 @@ void shmring__slot_init(struct sr_header *h, uint8_t *data)
 		st_relaxed(&((struct sr_slot *)(data + i * size))->seq, i);
 }
 
-/* Try to claim pos on one side with a CAS on that side's position. resv_pos
- * names the claim before the CAS makes it visible (see the top). */
-static bool try_take(sr_a64 *posp, struct sr_endpoint *e, uint64_t pos)
-{
-	st_relaxed(&e->resv_pos, pos);
-	SR_CRASH(SLOT_RESV);
-	/* release: resv_pos is visible to whoever sees the new position */
-	if (cas_acq_rel(posp, &pos, pos + 1)) {
-		SR_CRASH(SLOT_TAKEN);
-		return true;
-	}
-	st_release(&e->resv_pos, SR_RESV_NONE);
-	return false;
-}
-
-/* Claim the next free slot for a producer. */
+/* Claim the next free slot for a producer. Lock-free. */
 static int take_free(shmring *r, uint64_t *out)
 {
 	sr_a64 *enq = &r->h->prod.pos;
 	for (;;) {
 		uint64_t pos = ld_relaxed(enq);
-		struct sr_slot *s = slot_at(r, pos);
-		uint64_t seq = ld_acquire(&s->seq); /* pairs with the consumer's done() */
-		int64_t d = (int64_t)(seq - pos);
-		if (d < 0)
-			return -EAGAIN;
-		if (d > 0) {
+		int rc = sq_look(&slot_at(r, pos)->seq, pos, SQ_PRODUCER);
+		if (rc < 0)
+			return rc;
+		if (rc > 0) {
 			if (ld_relaxed(enq) == pos) /* a seq ahead of every possible position */
 				return sr_corrupt(r);
 			continue;
 		}
-		if (try_take(enq, r->prod.ep, pos)) {
+		if (sq_take(enq, &r->prod.ep->resv_pos, pos)) {
 			*out = pos;
 			return 0;
 		}
 	}
 }
 
-static void done(shmring *r, struct sr_slot *s, uint64_t seq, struct sr_endpoint *e)
+static void done(struct sr_slot *s, uint64_t seq, struct sr_endpoint *e)
 {
-	st_release(&s->seq, seq);
-	SR_CRASH(SLOT_SEQ);
-	/* pairs with the ld_acquire of resv_pos in shmring__resv_held */
-	st_release(&e->resv_pos, SR_RESV_NONE);
-	(void)r;
+	sq_done(&s->seq, seq, &e->resv_pos);
 }
 
 static void count(struct sr_endpoint *e, uint64_t len)
@@ -122,7 +102,7 @@ static int slot_send(shmring *r, const struct iovec *v, int n)
 			SR_CRASH(SLOT_PAYLOAD);
 			memcpy(payload(s) + half, src + half, v[i].iov_len - half);
 		}
-		done(r, s, pos + 1, r->prod.ep);
+		done(s, pos + 1, r->prod.ep);
 		count(r->prod.ep, v[i].iov_len);
 	}
 	shmring__wake(r, SR_DATA);
@@ -145,7 +125,7 @@ static int slot_commit(shmring *r, size_t len)
 {
 	struct sr_slot *s = slot_at(r, r->claim_pos);
 	st_relaxed(&s->len, len);
-	done(r, s, r->claim_pos + 1, r->prod.ep);
+	done(s, r->claim_pos + 1, r->prod.ep);
 	count(r->prod.ep, len);
 	shmring__wake(r, SR_DATA);
 	return 0;
@@ -156,7 +136,7 @@ static int slot_abort(shmring *r)
 	/* Later positions may be taken already: publish the slot as a skip. */
 	struct sr_slot *s = slot_at(r, r->claim_pos);
 	st_relaxed(&s->len, SR_SLOT_SKIP);
-	done(r, s, r->claim_pos + 1, r->prod.ep);
+	done(s, r->claim_pos + 1, r->prod.ep);
 	shmring__wake(r, SR_DATA);
 	return 0;
 }
@@ -170,11 +150,10 @@ static int next_msg(shmring *r, uint64_t cap, uint64_t *pos_out, uint64_t *len_o
 	for (;;) {
 		uint64_t pos = ld_relaxed(deq);
 		struct sr_slot *s = slot_at(r, pos);
-		uint64_t seq = ld_acquire(&s->seq); /* pairs with the producer's done() */
-		int64_t d = (int64_t)(seq - (pos + 1));
-		if (d < 0)
-			return -EAGAIN;
-		if (d > 0) {
+		int rc = sq_look(&s->seq, pos, SQ_CONSUMER);
+		if (rc < 0)
+			return rc;
+		if (rc > 0) {
 			if (ld_relaxed(deq) == pos)
 				return sr_corrupt(r);
 			continue;
@@ -185,15 +164,15 @@ static int next_msg(shmring *r, uint64_t cap, uint64_t *pos_out, uint64_t *len_o
 			return sr_corrupt(r);
 		if (len != SR_SLOT_SKIP && len > cap)
 			return -EMSGSIZE;
-		if (!try_take(deq, r->cons.ep, pos))
+		if (!sq_take(deq, &r->cons.ep->resv_pos, pos))
 			continue; /* another consumer took it */
 		len = ld_relaxed(&s->len); /* re-read: only hostile hands change it now */
 		if (len == SR_SLOT_SKIP) {
-			done(r, s, pos + r->cap, r->cons.ep);
+			done(s, pos + r->cap, r->cons.ep);
 			continue;
 		}
 		if (len > r->max_msg || len > cap) { /* changed under us: hostile */
-			done(r, s, pos + r->cap, r->cons.ep);
+			done(s, pos + r->cap, r->cons.ep);
 			return sr_corrupt(r);
 		}
 		*pos_out = pos;
@@ -217,7 +196,7 @@ static int slot_recv(shmring *r, struct iovec *v, int n)
 		if (len)
 			memcpy(v[i].iov_base, payload(s), len);
 		v[i].iov_len = len;
-		done(r, s, pos + r->cap, r->cons.ep);
+		done(s, pos + r->cap, r->cons.ep);
 		count(r->cons.ep, len);
 	}
 	shmring__wake(r, SR_ROOM);
@@ -239,7 +218,7 @@ static int slot_peek(shmring *r, const void **msg, size_t *len)
 
 static int slot_release(shmring *r)
 {
-	done(r, slot_at(r, r->peek_pos), r->peek_pos + r->cap, r->cons.ep);
+	done(slot_at(r, r->peek_pos), r->peek_pos + r->cap, r->cons.ep);
 	count(r->cons.ep, r->peek_len);
 	shmring__wake(r, SR_ROOM);
 	return 0;
@@ -265,9 +244,9 @@ static int stuck_data(shmring *r)
 	if (ld_acquire(&s->seq) != pos)
 		return 0; /* published meanwhile */
 	/* Take the slot as if to consume it, and free it unread. */
-	if (!try_take(deq, r->cons.ep, pos))
+	if (!sq_take(deq, &r->cons.ep->resv_pos, pos))
 		return 0;
-	done(r, s, pos + r->cap, r->cons.ep);
+	done(s, pos + r->cap, r->cons.ep);
 	shmring__drop(r, 1);
 	shmring__wake(r, SR_ROOM);
 	return 1;
