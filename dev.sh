@@ -3,8 +3,10 @@
 #
 # dev.sh - build, run and test shmring on a fresh Debian machine.
 #
-#   ./dev.sh run [ARGS...]     Release build in build/, then build/examples/pingpong ARGS...
-#                              (the pinned two-process latency demo)
+#   ./dev.sh run [ARGS...]     Release build in build/, then the benchmark comparison
+#                              (build/bench/shmring-bench ARGS...: rings against pipes,
+#                              sockets, eventfd and message queues; table, JSON and plot
+#                              in bench-results/)
 #   ./dev.sh test [--long]     Release tests, then AddressSanitizer+UBSan tests, then
 #                              ThreadSanitizer on the tests labelled `threaded`
 #
@@ -23,8 +25,12 @@ JOBS=${JOBS:-2}
 # Debian packages each mode needs. Add to these lists as the project grows.
 # (`run` needs the test framework too: build/ is shared with `test`, whose
 # configuration includes the tests.)
-RUN_PKGS=(build-essential cmake pkg-config g++ libcriterion-dev)
-TEST_PKGS=(build-essential cmake pkg-config g++ libcriterion-dev)
+BASE_PKGS=(build-essential cmake pkg-config g++ libcriterion-dev)
+# the benchmark's peers and plots (each optional transport needs its library)
+BENCH_PKGS=(libbenchmark-dev liburcu-dev libck-dev libdpdk-dev libboost-dev gnuplot-nox)
+RUN_PKGS=("${BASE_PKGS[@]}" "${BENCH_PKGS[@]}")
+# model checks (relacy-dev), fuzzing (clang, libFuzzer), the command's tests
+TEST_PKGS=("${BASE_PKGS[@]}" "${BENCH_PKGS[@]}" relacy-dev clang libclang-rt-14-dev jq man-db)
 
 usage()
 {
@@ -89,8 +95,8 @@ cmd_run()
 	[[ ${1-} == -- ]] && shift
 	ensure_pkgs "${RUN_PKGS[@]}"
 	build build -DSHMRING_SANITIZE= || die "build failed"
-	local exe=build/examples/pingpong
-	[[ -x $exe ]] || die "$exe was not built (is examples/pingpong.c there yet?)"
+	local exe=build/bench/shmring-bench
+	[[ -x $exe ]] || die "$exe was not built"
 	exec "$exe" "$@"
 }
 

@@ -146,6 +146,12 @@ const char *shmring__crash_name(unsigned id);
 #endif
 
 /* ---- segment.c ---- */
+/* Where glibc keeps POSIX shared memory, and how a ring being created is
+ * named there until it is complete (then link(2) gives it its name). */
+#define SR_SHM_DIR "/dev/shm"
+#define SR_TEMP_PREFIX ".shmring-new-"
+#define SR_TEMP_FORMAT "/" SR_TEMP_PREFIX "%d-%u" /* pid, sequence */
+
 struct sr_geom {
 	uint32_t mode, flags;
 	uint64_t cap, mask, max_msg, slot_size, data_off;

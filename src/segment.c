@@ -51,14 +51,6 @@ static uint64_t pow2_ceil(uint64_t x)
 	return p;
 }
 
-static uint64_t pow2_floor(uint64_t x)
-{
-	uint64_t p = 1;
-	while (p <= x / 2)
-		p <<= 1;
-	return p;
-}
-
 static uint64_t page_size(void)
 {
 	long ps = sysconf(_SC_PAGESIZE);
@@ -129,7 +121,8 @@ static int plan(const struct shmring_config *cfg, struct geometry *g)
 		g->slot_size = g->nslots = 0;
 	} else {
 		g->slot_size = (SR_SLOT_HDR + max_msg + 63) & ~(uint64_t)63;
-		g->nslots = pow2_floor(req / g->slot_size);
+		/* at least the storage asked for, in a power-of-two count of slots */
+		g->nslots = pow2_ceil((req + g->slot_size - 1) / g->slot_size);
 		if (g->nslots < 2) /* Vyukov's sequence numbers need two slots */
 			g->nslots = 2;
 		g->capacity = g->nslots * g->slot_size;
@@ -164,8 +157,6 @@ static int hugepages_available(uint64_t bytes)
 	return 0;
 }
 
-/* Where glibc keeps POSIX shared memory. */
-#define SR_SHM_DIR "/dev/shm"
 static atomic_uint tmp_seq;
 
 /* Give the finished object its name: link(2) fails with EEXIST on a taken
@@ -236,7 +227,7 @@ int shmring__new(const struct shmring_config *cfg, const char *name, int role, s
 	if (name) {
 		/* Build the ring under a private name and link it into place only
 		 * when it is complete, so that nobody ever opens half a ring. */
-		snprintf(tmp, sizeof(tmp), "/.shmring-new-%d-%u", (int)getpid(),
+		snprintf(tmp, sizeof(tmp), SR_TEMP_FORMAT, (int)getpid(),
 			 (unsigned)atomic_fetch_add(&tmp_seq, 1));
 		fd = shm_open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, g.perm);
 		if (fd < 0)

@@ -34,8 +34,8 @@
 
 /* Where glibc keeps POSIX shared memory, and the prefix of the private names
  * under which shmring_create() builds a ring before linking it into place. */
-#define SHM_DIR "/dev/shm"
-#define TEMP_PREFIX ".shmring-new-"
+#define SHM_DIR SR_SHM_DIR
+#define TEMP_PREFIX SR_TEMP_PREFIX
 
 /* ---- main.c ---- */
 
