@@ -104,6 +104,7 @@ struct shmring {
 	int broken; /* 0, or -EBADMSG once the shared state was found corrupt */
 	int64_t spin_ns;
 	int64_t next_live_check; /* CLOCK_MONOTONIC ns of the next liveness look */
+	uint32_t seen_epoch[2];  /* wait epochs at the last look, per direction */
 };
 
 /* ---- crash.c: crash points (SHMRING_CRASHPOINTS builds only) ---- */

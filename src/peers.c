@@ -131,9 +131,16 @@ bool shmring__side_gone(shmring *r, enum sr_dir dir)
 	/* pairs with the st_release of seen / fetch_sub of live in attach/detach */
 	if (!ld_acquire(seen))
 		return false;
-	if (ld_acquire(live) == 0)
+	uint32_t hint = ld_acquire(live);
+	if (hint == 0)
 		return true;
-	return shmring__count_live(r, role) == 0;
+	if (shmring__count_live(r, role) != 0)
+		return false;
+	/* Only dead endpoints: correct the hint, so that the next call knows
+	 * without probing. An endpoint attaching meanwhile raised the count
+	 * after it became visible to the probe, or makes this CAS fail. */
+	atomic_compare_exchange_strong(live, &hint, 0);
+	return true;
 }
 
 void shmring__drop(shmring *r, uint64_t n)

@@ -99,6 +99,13 @@ static int settle(shmring *r, enum sr_dir dir, sr_try_fn fn, void *arg, int64_t 
 	sr_a32 *seen = dir == SR_DATA ? &t->prod_seen : &t->cons_seen;
 	sr_a32 *live = dir == SR_DATA ? &t->nprod : &t->ncons;
 
+	/* A close or an attach bumps the epochs (shmring__wake_all): look at
+	 * the peers again at once rather than at the next liveness tick. */
+	uint32_t epoch = ld_relaxed(&line_of(r, dir)->epoch);
+	if (epoch != r->seen_epoch[dir]) {
+		r->seen_epoch[dir] = epoch;
+		force = true;
+	}
 	if (ld_acquire(seen) && ld_acquire(live) == 0) {
 		gone = true;
 	} else {

@@ -1,0 +1,196 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_poll.c - shmring_pollfd on message rings of every mode: readiness with
+ * poll, select and epoll; consumers (a message, end of file) and producers
+ * (room, -EPIPE); rings shared by fork, by descriptor and by name; a peer
+ * that dies without closing makes the poller readable.
+ *
+ * The contract allows a spurious readiness right after a change of state,
+ * cleared by a call that finds nothing; a handle that cannot move does not
+ * stay readable. The checks below follow an event loop: wait, try with
+ * timeout 0, wait again.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/select.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+
+#include "shmring.h"
+
+enum waiter { W_POLL, W_SELECT, W_EPOLL };
+
+static int wait_readable(int fd, enum waiter how, int ms)
+{
+	switch (how) {
+	case W_POLL: {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		return poll(&p, 1, ms) == 1 && (p.revents & POLLIN);
+	}
+	case W_SELECT: {
+		fd_set s;
+		FD_ZERO(&s);
+		FD_SET(fd, &s);
+		struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+		return select(fd + 1, &s, NULL, NULL, &tv) == 1;
+	}
+	case W_EPOLL: {
+		int ep = epoll_create1(EPOLL_CLOEXEC);
+		struct epoll_event ev = {.events = EPOLLIN}, out;
+		epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+		int n = epoll_wait(ep, &out, 1, ms);
+		close(ep);
+		return n == 1;
+	}
+	}
+	return 0;
+}
+
+struct param {
+	enum shmring_mode mode;
+	enum waiter how;
+};
+
+ParameterizedTestParameters(poll, consumer_and_producer_readiness)
+{
+	static struct param ps[12];
+	for (int m = 0; m < 4; m++)
+		for (int w = 0; w < 3; w++)
+			ps[m * 3 + w] = (struct param){(enum shmring_mode)m, (enum waiter)w};
+	return cr_make_param_array(struct param, ps, 12);
+}
+
+static pid_t child(void)
+{
+	pid_t pid = fork();
+	if (pid == 0)
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+	return pid;
+}
+
+static int reap(pid_t pid)
+{
+	int st = -1;
+	for (int i = 0; i < 2000 && waitpid(pid, &st, WNOHANG) != pid; i++)
+		usleep(10000);
+	return st;
+}
+
+ParameterizedTest(struct param *p, poll, consumer_and_producer_readiness, .timeout = 60)
+{
+	const char *M = shmring_mode_name(p->mode);
+	struct shmring_config c = {.mode = p->mode, .capacity = 4096, .max_msg = 64};
+	shmring *prod, *cons;
+	cr_assert_eq(shmring_create_anon(&c, SHMRING_PRODUCER, &prod), 0, "%s", M);
+	cr_assert_eq(shmring_open_fd(shmring_fd(prod), SHMRING_CONSUMER, &cons), 0, "%s", M);
+	int cfd = shmring_pollfd(cons), pfd = shmring_pollfd(prod);
+	cr_assert_geq(cfd, 0, "%s: %d", M, cfd);
+	cr_assert_geq(pfd, 0, "%s: %d", M, pfd);
+	cr_assert_eq(shmring_pollfd(cons), cfd, "%s: the same descriptor each time", M);
+	char buf[64];
+
+	/* empty: consumer not readable, producer readable (room) */
+	cr_assert_eq(shmring_recv(cons, buf, sizeof(buf), 0), -EAGAIN);
+	cr_assert_eq(wait_readable(cfd, p->how, 50), 0, "%s: empty ring readable", M);
+	cr_assert_eq(wait_readable(pfd, p->how, 1000), 1, "%s: producer with room", M);
+
+	/* a message from another process wakes the consumer */
+	pid_t pid = child();
+	if (pid == 0) {
+		usleep(50000);
+		_exit(shmring_send(prod, "m", 1, 0) == 0 ? 0 : 1);
+	}
+	ssize_t k = -EAGAIN;
+	for (int i = 0; i < 10 && k == -EAGAIN; i++) {
+		cr_assert_eq(wait_readable(cfd, p->how, 5000), 1, "%s: not woken by a message", M);
+		k = shmring_recv(cons, buf, sizeof(buf), 0);
+	}
+	cr_assert_eq(k, 1, "%s: %zd", M, k);
+	cr_assert_eq(reap(pid), 0);
+	cr_assert_eq(shmring_recv(cons, buf, sizeof(buf), 0), -EAGAIN);
+	cr_assert_eq(wait_readable(cfd, p->how, 50), 0, "%s: drained ring stays readable", M);
+
+	/* full: the producer is not readable; a receive elsewhere wakes it */
+	int sent = 0;
+	while (shmring_send(prod, "x", 1, 0) == 0)
+		sent++;
+	cr_assert_gt(sent, 0);
+	cr_assert_eq(wait_readable(pfd, p->how, 50), 0, "%s: full ring writable", M);
+	pid = child();
+	if (pid == 0) {
+		usleep(50000);
+		_exit(shmring_recv(cons, buf, sizeof(buf), 0) == 1 ? 0 : 1);
+	}
+	int rc = -EAGAIN;
+	for (int i = 0; i < 10 && rc == -EAGAIN; i++) {
+		cr_assert_eq(wait_readable(pfd, p->how, 5000), 1, "%s: producer not woken", M);
+		rc = shmring_send(prod, "y", 1, 0);
+	}
+	cr_assert_eq(rc, 0, "%s: %d", M, rc);
+	cr_assert_eq(reap(pid), 0);
+
+	/* the consumer closes: the producer is readable (-EPIPE) */
+	while (shmring_send(prod, "x", 1, 0) == 0)
+		;
+	shmring_close(cons);
+	cr_assert_eq(wait_readable(pfd, p->how, 2000), 1, "%s: no readiness for EPIPE", M);
+	cr_assert_eq(shmring_send(prod, "z", 1, 0), -EPIPE, "%s", M);
+	shmring_close(prod);
+}
+
+/* A producer process killed without closing: the poller sees end of file. */
+ParameterizedTestParameters(poll, dead_producer_is_end_of_file)
+{
+	static enum shmring_mode modes[] = {SHMRING_SPSC, SHMRING_MPSC, SHMRING_SPMC, SHMRING_MPMC};
+	return cr_make_param_array(enum shmring_mode, modes, 4);
+}
+
+ParameterizedTest(enum shmring_mode *mode, poll, dead_producer_is_end_of_file, .timeout = 60)
+{
+	const char *M = shmring_mode_name(*mode);
+	char name[64];
+	snprintf(name, sizeof(name), "shmring-test-poll-%d-%d", (int)getpid(), (int)*mode);
+	struct shmring_config c = {.mode = *mode, .capacity = 4096, .max_msg = 64};
+	shmring *cons;
+	cr_assert_eq(shmring_create(name, &c, SHMRING_CONSUMER, &cons), 0, "%s", M);
+	int sync[2];
+	cr_assert_eq(pipe(sync), 0);
+	pid_t pid = child();
+	if (pid == 0) { /* attaches by name, sends one message, then hangs */
+		shmring *prod;
+		if (shmring_open(name, SHMRING_PRODUCER, &prod) < 0)
+			_exit(1);
+		shmring_send(prod, "hi", 2, 0);
+		if (write(sync[1], "s", 1) != 1)
+			_exit(2);
+		pause();
+		_exit(0);
+	}
+	char ch;
+	cr_assert_eq(read(sync[0], &ch, 1), 1);
+	shmring_unlink(name);
+	int fd = shmring_pollfd(cons);
+	cr_assert_geq(fd, 0);
+	char buf[64];
+	cr_assert_eq(shmring_recv(cons, buf, sizeof(buf), 0), 2, "%s", M);
+	cr_assert_eq(shmring_recv(cons, buf, sizeof(buf), 0), -EAGAIN, "%s", M);
+	cr_assert_eq(wait_readable(fd, W_POLL, 50), 0, "%s", M);
+	kill(pid, SIGKILL);
+	reap(pid);
+	ssize_t k = -EAGAIN;
+	for (int i = 0; i < 10 && k == -EAGAIN; i++) {
+		cr_assert_eq(wait_readable(fd, W_POLL, 5000), 1, "%s: death not seen", M);
+		k = shmring_recv(cons, buf, sizeof(buf), 0);
+	}
+	cr_assert_eq(k, -EPIPE, "%s: %zd", M, k);
+	shmring_close(cons);
+}
