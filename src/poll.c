@@ -217,8 +217,11 @@ void shmring__poll_free(shmring *r)
 		if (r->poll_sock[i] >= 0) {
 			close(r->poll_sock[i]);
 			r->poll_sock[i] = -1;
+			/* disarm only our own: a forked child closing its copy of
+			 * the handle must not silence its parent's pollfd */
+			uint32_t self = (uint32_t)getpid();
 			if (ro[i]->idx >= 0)
-				st_release(&ro[i]->ep->poll_pid, 0);
+				atomic_compare_exchange_strong(&ro[i]->ep->poll_pid, &self, 0);
 		}
 	}
 	for (unsigned k = 0; k < r->nwatch; k++)

@@ -36,9 +36,12 @@
 
 #include <string.h>
 
+/* The header word at a position. Positions come from shared memory: the
+ * callers check their alignment (a scribbled one is -EBADMSG), and the mask
+ * keeps even an unchecked one inside the area and aligned. */
 static inline sr_a64 *word_at(const shmring *r, uint64_t pos)
 {
-	return (sr_a64 *)(r->data + (pos & r->mask));
+	return (sr_a64 *)(r->data + (pos & r->mask & ~(uint64_t)7));
 }
 
 /* Streams always reserve by CAS: a pipe's write end is shared by forks. */
@@ -70,6 +73,8 @@ int shmring__rec_reserve(shmring *r, uint64_t *size, uint64_t min, uint64_t *sta
 	bool mp = multi_producer(r);
 	uint64_t t = ld_relaxed(tailp); /* SP: our own store; MP: the CAS refreshes it */
 	for (;;) {
+		if (t & 7)
+			return sr_corrupt(r);
 		uint64_t idx = t & r->mask, rec = *size, left = r->cap - idx;
 		uint64_t need = rec;
 		if (idx + rec > r->cap) {
@@ -81,8 +86,11 @@ int shmring__rec_reserve(shmring *r, uint64_t *size, uint64_t min, uint64_t *sta
 		uint64_t head;
 		int rc = rc_room(&r->h->cons.pos, &r->cached_head, t, need, r->cap, &head);
 		if (rc == -EBADMSG && mp && (int64_t)(head - t) > 0) {
-			t = ld_relaxed(tailp); /* our tail was stale, not the head wrong */
-			continue;
+			uint64_t now = ld_relaxed(tailp);
+			if (now != t) { /* our tail was stale, not the head wrong */
+				t = now;
+				continue;
+			}
 		}
 		if (rc == -EBADMSG)
 			return sr_corrupt(r);
@@ -201,12 +209,16 @@ static int rec_commit(shmring *r, size_t len)
 
 static int rec_abort(shmring *r)
 {
-	if (!multi_producer(r))
-		return 0; /* nothing was made visible */
-	/* The reservation is public: turn it into padding. Whatever the caller
-	 * wrote into the buffer is zeroed by the consumer as it passes. */
 	uint64_t size = SR_ALIGN8(SR_REC_HDR + r->claim_len);
 	uint64_t rec = r->claim_pos + (r->claim_size - size);
+	if (!multi_producer(r)) {
+		/* Nothing was made visible, but the caller may have written into
+		 * the buffer: free space must read as zero again. */
+		memset(r->data + (rec & r->mask), 0, size);
+		return 0;
+	}
+	/* The reservation is public: turn it into padding. Whatever the caller
+	 * wrote into the buffer is zeroed by the consumer as it passes. */
 	rc_publish(word_at(r, rec), SR_REC_WORD(SR_REC_PAD, size, 0));
 	st_release(&r->prod.ep->resv_pos, SR_RESV_NONE);
 	shmring__wake(r, SR_DATA);
@@ -228,6 +240,8 @@ void shmring__rec_consume(shmring *r, uint64_t h, uint64_t size)
 static int next_msg(shmring *r, uint64_t *pos, uint64_t *word)
 {
 	uint64_t h = ld_relaxed(&r->h->cons.pos); /* written by this side only */
+	if (h & 7)
+		return sr_corrupt(r);
 	for (;;) {
 		uint64_t idx = h & r->mask;
 		uint64_t w = rc_look(word_at(r, h));
@@ -312,7 +326,7 @@ static int rec_release(shmring *r)
 static void rec_drop_peek_of_dead(shmring *r, struct sr_endpoint *dead)
 {
 	uint64_t h = ld_relaxed(&r->h->cons.pos);
-	if (ld_relaxed(&dead->resv_pos) != h)
+	if (ld_relaxed(&dead->resv_pos) != h || (h & 7))
 		return;
 	uint64_t w = ld_acquire(word_at(r, h));
 	uint64_t len = SR_REC_LEN(w), size = SR_ALIGN8(SR_REC_HDR + len);
@@ -330,6 +344,8 @@ static int rec_stuck(shmring *r, enum sr_dir dir)
 	if (dir != SR_DATA || !multi_producer(r) || r->cons.idx < 0)
 		return 0;
 	uint64_t h = ld_relaxed(&r->h->cons.pos), idx = h & r->mask;
+	if (h & 7)
+		return sr_corrupt(r);
 	sr_a64 *hw = word_at(r, h);
 	uint64_t w = ld_acquire(hw);
 	if (SR_REC_TYPE(w) == SR_REC_CLAIMED) {
@@ -369,7 +385,7 @@ uint64_t shmring__rec_hole_end(shmring *r, uint64_t h)
 	uint64_t t = ld_acquire(&r->h->prod.pos);
 	if (t == h)
 		return h;
-	if (t - h > r->cap) {
+	if (t - h > r->cap || (t & 7)) {
 		sr_corrupt(r);
 		return h;
 	}

@@ -34,9 +34,11 @@
 #include <limits.h>
 #include <string.h>
 
+/* As in ring_rec.c: the mask keeps even a scribbled position aligned and in
+ * the area; the reader checks the alignment of its head. */
 static inline sr_a64 *word_at(const shmring *r, uint64_t pos)
 {
-	return (sr_a64 *)(r->data + (pos & r->mask));
+	return (sr_a64 *)(r->data + (pos & r->mask & ~(uint64_t)7));
 }
 
 static uint64_t chunk(const shmring *r)
@@ -183,6 +185,8 @@ int shmring__stream_get(shmring *r, void *buf, size_t n)
 	sr_a64 *headp = &r->h->cons.pos, *offp = &r->h->cons.aux;
 	uint64_t h = ld_relaxed(headp), off = ld_relaxed(offp), got = 0;
 	uint8_t *out = buf;
+	if (h & 7)
+		return sr_corrupt(r);
 	while (got < n) {
 		uint64_t idx = h & r->mask;
 		sr_a64 *hw = word_at(r, h);
