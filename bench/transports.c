@@ -10,7 +10,8 @@
 
 extern const struct transport tp_floor, tp_ring_spin, tp_ring, tp_ring_block, tp_ring_zc,
 	tp_ring_batch, tp_stream, tp_pipe, tp_unix, tp_unix_dgram, tp_unix_seqpacket, tp_tcp,
-	tp_eventfd, tp_mq, tp_sysv_msg, tp_boost_mq, tp_dpdk, tp_ck, tp_memcpy;
+	tp_eventfd, tp_mq, tp_sysv_msg, tp_boost_mq, tp_dpdk, tp_ck, tp_memcpy, tp_zmq,
+	tp_bridge;
 
 const struct transport *const bench_transports[] = {
 	&tp_floor,    &tp_ring_spin,  &tp_ring,           &tp_ring_block,
@@ -25,6 +26,12 @@ const struct transport *const bench_transports[] = {
 #endif
 #ifdef BENCH_HAVE_CK
 	&tp_ck,
+#endif
+#ifdef BENCH_HAVE_ZMQ
+	&tp_zmq,
+#endif
+#ifdef BENCH_HAVE_BRIDGE
+	&tp_bridge,
 #endif
 	&tp_memcpy,
 };
@@ -42,6 +49,13 @@ const char *const bench_not_built[][2] = {
 #endif
 #ifndef BENCH_HAVE_CK
 	{ "ck", "not built: no Concurrency Kit (libck-dev, ck_ring.h), or SHMRING_BENCH_CK=OFF" },
+#endif
+#ifndef BENCH_HAVE_ZMQ
+	{ "zmq", "not built: no ZeroMQ (libzmq3-dev, pkg-config libzmq), or SHMRING_BENCH_ZMQ=OFF" },
+#endif
+#ifndef BENCH_HAVE_BRIDGE
+	{ "bridge",
+	  "not built: no shmring_bridge (bridge/ needs ZeroMQ, libzmq3-dev; SHMRING_BUILD_BRIDGE)" },
 #endif
 	{ NULL, NULL },
 };

@@ -33,19 +33,19 @@ static int wait_readable(int fd, enum waiter how, int ms)
 {
 	switch (how) {
 	case W_POLL: {
-		struct pollfd p = {.fd = fd, .events = POLLIN};
+		struct pollfd p = { .fd = fd, .events = POLLIN };
 		return poll(&p, 1, ms) == 1 && (p.revents & POLLIN);
 	}
 	case W_SELECT: {
 		fd_set s;
 		FD_ZERO(&s);
 		FD_SET(fd, &s);
-		struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+		struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
 		return select(fd + 1, &s, NULL, NULL, &tv) == 1;
 	}
 	case W_EPOLL: {
 		int ep = epoll_create1(EPOLL_CLOEXEC);
-		struct epoll_event ev = {.events = EPOLLIN}, out;
+		struct epoll_event ev = { .events = EPOLLIN }, out;
 		epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
 		int n = epoll_wait(ep, &out, 1, ms);
 		close(ep);
@@ -65,7 +65,7 @@ ParameterizedTestParameters(poll, consumer_and_producer_readiness)
 	static struct param ps[12];
 	for (int m = 0; m < 4; m++)
 		for (int w = 0; w < 3; w++)
-			ps[m * 3 + w] = (struct param){(enum shmring_mode)m, (enum waiter)w};
+			ps[m * 3 + w] = (struct param){ (enum shmring_mode)m, (enum waiter)w };
 	return cr_make_param_array(struct param, ps, 12);
 }
 
@@ -88,7 +88,7 @@ static int reap(pid_t pid)
 ParameterizedTest(struct param *p, poll, consumer_and_producer_readiness, .timeout = 60)
 {
 	const char *M = shmring_mode_name(p->mode);
-	struct shmring_config c = {.mode = p->mode, .capacity = 4096, .max_msg = 64};
+	struct shmring_config c = { .mode = p->mode, .capacity = 4096, .max_msg = 64 };
 	shmring *prod, *cons;
 	cr_assert_eq(shmring_create_anon(&c, SHMRING_PRODUCER, &prod), 0, "%s", M);
 	cr_assert_eq(shmring_open_fd(shmring_fd(prod), SHMRING_CONSUMER, &cons), 0, "%s", M);
@@ -150,7 +150,8 @@ ParameterizedTest(struct param *p, poll, consumer_and_producer_readiness, .timeo
 /* A producer process killed without closing: the poller sees end of file. */
 ParameterizedTestParameters(poll, dead_producer_is_end_of_file)
 {
-	static enum shmring_mode modes[] = {SHMRING_SPSC, SHMRING_MPSC, SHMRING_SPMC, SHMRING_MPMC};
+	static enum shmring_mode modes[] = { SHMRING_SPSC, SHMRING_MPSC, SHMRING_SPMC,
+					     SHMRING_MPMC };
 	return cr_make_param_array(enum shmring_mode, modes, 4);
 }
 
@@ -159,7 +160,7 @@ ParameterizedTest(enum shmring_mode *mode, poll, dead_producer_is_end_of_file, .
 	const char *M = shmring_mode_name(*mode);
 	char name[64];
 	snprintf(name, sizeof(name), "shmring-test-poll-%d-%d", (int)getpid(), (int)*mode);
-	struct shmring_config c = {.mode = *mode, .capacity = 4096, .max_msg = 64};
+	struct shmring_config c = { .mode = *mode, .capacity = 4096, .max_msg = 64 };
 	shmring *cons;
 	cr_assert_eq(shmring_create(name, &c, SHMRING_CONSUMER, &cons), 0, "%s", M);
 	int sync[2];

@@ -2,7 +2,7 @@
 /*
  * main.c - the `shmring` command: what ipcs and ipcrm are for System V IPC,
  * for shmring rings. Dispatches to one subcommand per verb (ls, stat, top,
- * create, rm, put, get) and prints the top-level help.
+ * create, rm, put, get, bridge) and prints the top-level help.
  *
  * Exit codes, for every subcommand: 0 ok, 1 failure, 2 usage error.
  */
@@ -12,6 +12,20 @@
 
 #include "shmring.h"
 
+#ifdef SHMRING_HAVE_BRIDGE
+int cmd_bridge(int argc, char **argv); /* cmd_bridge.c, linked with shmring_bridge */
+#else
+/* Built without ZeroMQ: the verb exists, and says why it cannot run. */
+static int cmd_bridge(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	errorf("bridge: not built: ZeroMQ (libzmq3-dev) was not found when this command was "
+	       "built");
+	return EXIT_FAIL;
+}
+#endif
+
 static const struct cmd cmds[] = {
 	{ "ls", cmd_ls, "list the rings in /dev/shm" },
 	{ "stat", cmd_stat, "show one ring's header, endpoints and validation verdict" },
@@ -20,6 +34,7 @@ static const struct cmd cmds[] = {
 	{ "rm", cmd_rm, "remove rings that nobody uses, or every stale one" },
 	{ "put", cmd_put, "send standard input to a ring, as messages" },
 	{ "get", cmd_get, "receive messages from a ring to standard output" },
+	{ "bridge", cmd_bridge, "carry a ring to a ring on another host, over ZeroMQ" },
 };
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
 

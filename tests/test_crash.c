@@ -1,0 +1,669 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_crash.c - peers SIGKILLed at every step: after sending, in the middle
+ * of a stream, between claim and commit, while holding a peek, in the middle
+ * of receiving. The contract: every message arrives exactly once, except the
+ * one a dead peer was writing or reading, which is delivered once or counted
+ * in `dropped`, never torn or twice; and a dead peer never wedges the ring.
+ */
+#include "common.h"
+
+#include "layout.h"
+
+#define TMO .timeout = 60
+
+/* Length of message seq: 16..max bytes. */
+static size_t len_of(uint32_t seq, size_t max)
+{
+	return T_STAMP_MIN + (size_t)(t_mix(seq ^ 0x77) % (max - T_STAMP_MIN + 1));
+}
+
+static int send_pattern_len(shmring *p, size_t len)
+{
+	static char b[2048];
+	memset(b, 0x33, len);
+	return shmring_send(p, b, len, 0);
+}
+
+/* Open `role` on the ring behind `any`, retrying while a dead holder of a
+ * single side is still being noticed (up to 2 s). */
+static int open_retry(shmring *any, int role, shmring **out)
+{
+	int64_t t0 = t_now();
+	int rc;
+	for (;;) {
+		rc = shmring_open_fd(shmring_fd(any), role, out);
+		if (rc != -EBUSY || t_now() - t0 > 2 * SEC)
+			return rc;
+		t_sleep_ms(5);
+	}
+}
+
+/* Poll shmring_stat until dropped >= want (or 3 s pass); returns dropped. */
+static uint64_t wait_dropped(shmring *r, uint64_t want)
+{
+	int64_t t0 = t_now();
+	struct shmring_stat st;
+	for (;;) {
+		st = t_stat(r);
+		if (st.dropped >= want || t_now() - t0 > 3 * SEC)
+			return st.dropped;
+		t_sleep_ms(10);
+	}
+}
+
+/* ---- Producers ---------------------------------------------------------------- */
+
+MODE_TEST(crash, producer_killed_after_sending_n_messages, TMO)
+{
+	T_MODE;
+	enum { N = 100 };
+	const size_t max = 200;
+	struct shmring_config cfg = t_cfg(mode, 65536, max);
+	shmring *c = NULL;
+	int rc = shmring_create_anon(&cfg, SHMRING_CONSUMER, &c);
+	cr_assert_eq(rc, 0, "%s: create: %d (%s)", M, rc, t_err(rc));
+	cr_assert_geq(t_min_msgs(mode, 65536, max), N);
+	int done[2];
+	t_pipe(done);
+	pid_t pid = t_fork();
+	if (pid == 0) {
+		shmring *p = NULL;
+		int r2 = shmring_open_fd(shmring_fd(c), SHMRING_PRODUCER, &p);
+		CHILD_CHECK(r2 == 0, r2, 0);
+		shmring_close(c);
+		static char b[256];
+		for (uint32_t i = 0; i < N; i++) {
+			size_t len = len_of(i, max);
+			t_stamp_make(b, len, 7, i);
+			r2 = shmring_send(p, b, len, 5 * SEC);
+			CHILD_CHECK(r2 == 0, r2, i);
+		}
+		t_put(done[1], 'd');
+		for (;;)
+			pause();
+	}
+	cr_assert_eq(t_get(done[0], 10000), 'd', "%s: producer did not finish", M);
+	t_kill(pid);
+	char b[256];
+	for (uint32_t i = 0; i < N; i++) {
+		ssize_t n = shmring_recv(c, b, sizeof(b), 2 * SEC);
+		cr_assert_gt(n, 0, "%s: message %u of %d: %zd (%s)", M, i, N, n, t_err(n));
+		uint32_t id, seq;
+		cr_assert_eq(t_stamp_check(b, (size_t)n, &id, &seq), 0, "%s: message %u torn", M,
+			     i);
+		cr_assert(id == 7 && seq == i, "%s: got (%u, %u), expected (7, %u)", M, id, seq, i);
+	}
+	ssize_t n = shmring_recv(c, b, sizeof(b), 2 * SEC);
+	cr_assert_eq(n, -EPIPE, "%s: after %d messages from a killed producer: %zd (%s)", M, N, n,
+		     t_err(n));
+	struct shmring_stat st = t_stat(c);
+	cr_assert_eq(st.dropped, 0, "%s: dropped %llu with nothing in flight", M,
+		     (unsigned long long)st.dropped);
+	cr_assert_eq(st.producers, 0, "%s: producers %u", M, st.producers);
+	shmring_close(c);
+}
+
+struct stream_log {
+	volatile uint32_t committed; /* producer: messages whose send/commit returned */
+};
+
+/* The producer is killed at a random moment of a stream that uses send and
+ * claim/commit; the consumer reads concurrently. */
+MODE_TEST(crash, producer_killed_mid_stream, TMO)
+{
+	T_MODE;
+	const size_t max = 300;
+	uint64_t rng = 0xc0ffee + (uint64_t)mode;
+	for (int trial = 0; trial < 8; trial++) {
+		struct shmring_config cfg = t_cfg(mode, 8192, max);
+		shmring *c = NULL;
+		int rc = shmring_create_anon(&cfg, SHMRING_CONSUMER, &c);
+		cr_assert_eq(rc, 0);
+		struct stream_log *log = t_shared(4096);
+		int ready[2];
+		t_pipe(ready);
+		pid_t pid = t_fork();
+		if (pid == 0) {
+			shmring *p = NULL;
+			int r2 = shmring_open_fd(shmring_fd(c), SHMRING_PRODUCER, &p);
+			CHILD_CHECK(r2 == 0, r2, 0);
+			shmring_close(c);
+			t_put(ready[1], 'r');
+			static char b[512];
+			for (uint32_t i = 0;; i++) {
+				size_t len = len_of(i, max);
+				if (i & 1) {
+					void *w = NULL;
+					r2 = shmring_claim(p, max, &w, 5 * SEC);
+					CHILD_CHECK(r2 == 0, r2, i);
+					t_stamp_make(w, len, 1, i);
+					r2 = shmring_commit(p, len);
+				} else {
+					t_stamp_make(b, len, 1, i);
+					r2 = shmring_send(p, b, len, 5 * SEC);
+				}
+				CHILD_CHECK(r2 == 0, r2, i);
+				log->committed = i + 1;
+			}
+		}
+		cr_assert_eq(t_get(ready[0], 5000), 'r');
+		uint32_t kill_at = 50 + (uint32_t)(t_rand(&rng) % 3000), got = 0;
+		char b[512];
+		while (got < kill_at) {
+			ssize_t n = shmring_recv(c, b, sizeof(b), 5 * SEC);
+			cr_assert_gt(n, 0, "%s: trial %d message %u: %zd (%s)", M, trial, got, n,
+				     t_err(n));
+			uint32_t id, seq;
+			cr_assert_eq(t_stamp_check(b, (size_t)n, &id, &seq), 0, "%s: torn message",
+				     M);
+			cr_assert_eq(seq, got, "%s: trial %d: seq %u, expected %u", M, trial, seq,
+				     got);
+			got++;
+		}
+		kill(pid, SIGKILL);
+		t_kill(pid);
+		uint32_t committed = log->committed;
+		for (;;) {
+			ssize_t n = shmring_recv(c, b, sizeof(b), 5 * SEC);
+			if (n == -EPIPE)
+				break;
+			cr_assert_gt(n, 0, "%s: trial %d draining after the kill: %zd (%s)", M,
+				     trial, n, t_err(n));
+			uint32_t id, seq;
+			cr_assert_eq(t_stamp_check(b, (size_t)n, &id, &seq), 0,
+				     "%s: trial %d: torn message after the kill", M, trial);
+			cr_assert_eq(seq, got, "%s: trial %d: seq %u, expected %u", M, trial, seq,
+				     got);
+			got++;
+		}
+		uint64_t dropped = t_stat(c).dropped;
+		cr_assert(got == committed || got == committed + 1,
+			  "%s: trial %d: received %u, the producer completed %u before it died", M,
+			  trial, got, committed);
+		cr_assert_leq(dropped, 1, "%s: trial %d: dropped %llu", M, trial,
+			      (unsigned long long)dropped);
+		cr_assert(got + dropped <= committed + 1, "%s: received %u + dropped %llu > %u + 1",
+			  M, got, (unsigned long long)dropped, committed);
+		munmap(log, 4096);
+		close(ready[0]);
+		close(ready[1]);
+		shmring_close(c);
+	}
+}
+
+/* A producer dies with a half-written claim. With another producer alive (MP
+ * rings), or a new one attaching (SP rings), the ring goes on: the half record
+ * never arrives, later messages do, and dropped counts the lost one. */
+MODE_TEST(crash, producer_killed_between_claim_and_commit, TMO)
+{
+	T_MODE;
+	const size_t max = 256;
+	for (int sleeping = 0; sleeping < 2; sleeping++) {
+		struct shmring_config cfg = t_cfg(mode, 16384, max);
+		shmring *c = NULL;
+		int rc = shmring_create_anon(&cfg, SHMRING_CONSUMER, &c);
+		cr_assert_eq(rc, 0);
+		int step[2];
+		t_pipe(step);
+		pid_t pid = t_fork();
+		if (pid == 0) {
+			shmring *p = NULL;
+			int r2 = shmring_open_fd(shmring_fd(c), SHMRING_PRODUCER, &p);
+			CHILD_CHECK(r2 == 0, r2, 0);
+			shmring_close(c);
+			char b[64];
+			t_stamp_make(b, 64, 1, 0);
+			r2 = shmring_send(p, b, 64, 0);
+			CHILD_CHECK(r2 == 0, r2, 0);
+			void *w = NULL;
+			r2 = shmring_claim(p, 64, &w, 0);
+			CHILD_CHECK(r2 == 0, r2, 0);
+			memset(w, 'X', 32); /* half written */
+			t_put(step[1], 'c');
+			for (;;)
+				pause();
+		}
+		cr_assert_eq(t_get(step[0], 5000), 'c', "%s: child did not claim", M);
+		char b[512];
+		shmring *p = NULL;
+		uint32_t next = 0; /* the live producer's (id 2) sequence */
+		if (t_multi_prod(mode)) {
+			rc = shmring_open_fd(shmring_fd(c), SHMRING_PRODUCER, &p);
+			cr_assert_eq(rc, 0, "%s: second producer: %d (%s)", M, rc, t_err(rc));
+			/* This one lands behind the claim. */
+			t_stamp_make(b, 100, 2, next++);
+			cr_assert_eq(shmring_send(p, b, 100, 0), 0);
+		}
+		/* The first message is not held up by the claim behind it. */
+		ssize_t n = shmring_recv(c, b, sizeof(b), 2 * SEC);
+		uint32_t id = 0, seq = 0;
+		cr_assert_eq(n, 64, "%s: the message before the claim: %zd (%s)", M, n, t_err(n));
+		cr_assert(t_stamp_check(b, 64, &id, &seq) == 0 && id == 1 && seq == 0);
+
+		if (sleeping) {
+			/* The consumer is asleep on the claimed record when its owner dies. */
+			pid_t killer = t_fork();
+			if (killer == 0) {
+				t_sleep_ms(200);
+				kill(pid, SIGKILL);
+				_exit(0);
+			}
+			int64_t t0 = t_now();
+			n = shmring_recv(c, b, sizeof(b), t_multi_prod(mode) ? 3 * SEC : -1);
+			int64_t dt = t_now() - t0;
+			t_reap_ok(killer, 5, "killer");
+			if (t_multi_prod(mode)) {
+				cr_assert_eq(n, 100, "%s: message behind a dead claim: %zd (%s)", M,
+					     n, t_err(n));
+				cr_assert(t_stamp_check(b, 100, &id, &seq) == 0 && id == 2 &&
+						  seq == 0,
+					  "%s: got (%u, %u)", M, id, seq);
+			} else {
+				cr_assert_eq(n, -EPIPE,
+					     "%s: the only producer died mid-claim: %zd (%s)", M, n,
+					     t_err(n));
+			}
+			cr_assert_lt(dt, 2 * SEC, "%s: the dead claim held the consumer %.3f s", M,
+				     dt / 1e9);
+			t_kill(pid);
+		} else {
+			t_kill(pid);
+		}
+		if (!p) {
+			rc = open_retry(c, SHMRING_PRODUCER, &p);
+			cr_assert_eq(rc, 0, "%s: producer after the dead one: %d (%s)", M, rc,
+				     t_err(rc));
+		}
+		for (int i = 0; i < 5; i++) {
+			t_stamp_make(b, 100 + (size_t)i, 2, next++);
+			rc = shmring_send(p, b, 100 + (size_t)i, 2 * SEC);
+			cr_assert_eq(rc, 0, "%s: send after the death: %d (%s)", M, rc, t_err(rc));
+		}
+		uint32_t want = 0;
+		if (sleeping && t_multi_prod(mode))
+			want = 1;
+		while (want < next) {
+			n = shmring_recv(c, b, sizeof(b), 3 * SEC);
+			cr_assert_gt(n, 0,
+				     "%s: waiting for message %u of the live producer: %zd (%s)", M,
+				     want, n, t_err(n));
+			cr_assert_neq(((unsigned char *)b)[T_STAMP_MIN], 'X',
+				      "%s: the half-written record was delivered", M);
+			cr_assert_eq(t_stamp_check(b, (size_t)n, &id, &seq), 0,
+				     "%s: torn message (%zd bytes)", M, n);
+			cr_assert(id == 2 && seq == want, "%s: got (%u, %u), expected (2, %u)", M,
+				  id, seq, want);
+			want++;
+		}
+		n = shmring_recv(c, b, sizeof(b), 0);
+		cr_assert_eq(n, -EAGAIN, "%s: extra message: %zd (%s)", M, n, t_err(n));
+		/* MP rings: the half record sat in the shared ring and must be counted.
+		 * SP rings: a claim may be private until commit, so nothing was lost
+		 * from the ring; it may be counted or not, never more than once. */
+		uint64_t dropped = t_multi_prod(mode) ? wait_dropped(c, 1) : t_stat(c).dropped;
+		if (t_multi_prod(mode))
+			cr_assert_eq(dropped, 1, "%s: dropped %llu after a producer died mid-claim",
+				     M, (unsigned long long)dropped);
+		else
+			cr_assert_leq(dropped, 1,
+				      "%s: dropped %llu after a producer died mid-claim", M,
+				      (unsigned long long)dropped);
+		shmring_close(p);
+		shmring_close(c);
+		close(step[0]);
+		close(step[1]);
+	}
+}
+
+/* ---- Consumers ---------------------------------------------------------------- */
+
+/* A consumer dies holding a peek. Another consumer (MC rings) or a new one (SC
+ * rings) never gets that message; the room comes back; dropped counts it. */
+MODE_TEST(crash, consumer_killed_holding_a_peek, TMO)
+{
+	T_MODE;
+	const size_t cap = 4096, max = 200;
+	struct shmring_config cfg = t_cfg(mode, cap, max);
+	shmring *p = NULL;
+	int rc = shmring_create_anon(&cfg, SHMRING_PRODUCER, &p);
+	cr_assert_eq(rc, 0);
+	char b[256];
+	uint32_t n = 0;
+	for (;; n++) {
+		t_stamp_make(b, len_of(n, max), 3, n);
+		if (shmring_send(p, b, len_of(n, max), 0) != 0)
+			break;
+	}
+	cr_assert_geq(n, 2, "%s: ring took %u messages", M, n);
+	int step[2];
+	t_pipe(step);
+	pid_t pid = t_fork();
+	if (pid == 0) {
+		shmring *c = NULL;
+		int r2 = shmring_open_fd(shmring_fd(p), SHMRING_CONSUMER, &c);
+		CHILD_CHECK(r2 == 0, r2, 0);
+		shmring_close(p);
+		const void *m;
+		size_t len;
+		r2 = shmring_peek(c, &m, &len, 0);
+		CHILD_CHECK(r2 == 0, r2, 0);
+		uint32_t id, seq;
+		CHILD_CHECK(t_stamp_check(m, len, &id, &seq) == 0, len, 0);
+		CHILD_CHECK(seq == 0, seq, 0);
+		t_put(step[1], 'p');
+		for (;;)
+			pause();
+	}
+	cr_assert_eq(t_get(step[0], 5000), 'p', "%s: child did not peek", M);
+	shmring *c = NULL;
+	if (t_multi_cons(mode)) {
+		rc = shmring_open_fd(shmring_fd(p), SHMRING_CONSUMER, &c);
+		cr_assert_eq(rc, 0, "%s: second consumer: %d (%s)", M, rc, t_err(rc));
+	}
+	t_kill(pid);
+	if (!c) {
+		rc = open_retry(p, SHMRING_CONSUMER, &c);
+		cr_assert_eq(rc, 0, "%s: consumer after the dead one: %d (%s)", M, rc, t_err(rc));
+	}
+	for (uint32_t i = 1; i < n; i++) {
+		ssize_t k = shmring_recv(c, b, sizeof(b), 2 * SEC);
+		cr_assert_gt(k, 0, "%s: message %u of %u: %zd (%s)", M, i, n, k, t_err(k));
+		uint32_t id, seq;
+		cr_assert_eq(t_stamp_check(b, (size_t)k, &id, &seq), 0, "%s: torn", M);
+		cr_assert_neq(seq, 0, "%s: the dead consumer's peeked message was delivered again",
+			      M);
+		cr_assert_eq(seq, i, "%s: seq %u, expected %u", M, seq, i);
+	}
+	ssize_t k = shmring_recv(c, b, sizeof(b), 0);
+	cr_assert_eq(k, -EAGAIN, "%s: after the drain: %zd (%s)", M, k, t_err(k));
+
+	/* The room came back: the ring takes n messages again. */
+	for (uint32_t i = 0; i < n; i++) {
+		t_stamp_make(b, len_of(i, max), 4, i);
+		rc = shmring_send(p, b, len_of(i, max), 2 * SEC);
+		cr_assert_eq(rc, 0, "%s: refill %u of %u: %d (%s)", M, i, n, rc, t_err(rc));
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		k = shmring_recv(c, b, sizeof(b), 0);
+		uint32_t id, seq;
+		cr_assert(k > 0 && t_stamp_check(b, (size_t)k, &id, &seq) == 0 && id == 4 &&
+				  seq == i,
+			  "%s: refill message %u: %zd", M, i, k);
+	}
+	/* Counted by the time the room is reused (slot rings count it then). */
+	uint64_t dropped = wait_dropped(c, 1);
+	cr_assert_eq(dropped, 1, "%s: dropped %llu after a consumer died holding a peek", M,
+		     (unsigned long long)dropped);
+	shmring_close(c);
+	shmring_close(p);
+}
+
+struct cons_log {
+	volatile uint32_t n;
+	volatile uint32_t seq[1 << 16];
+};
+
+/* A consumer is killed at a random moment while it receives (recv and
+ * peek/release); another consumer takes over. Nothing arrives twice and at
+ * most the one message in the dead consumer's hands is missing. */
+MODE_TEST(crash, consumer_killed_mid_stream, TMO)
+{
+	T_MODE;
+	const size_t max = 200;
+	uint64_t rng = 0xfeed + (uint64_t)mode;
+	for (int trial = 0; trial < 6; trial++) {
+		struct shmring_config cfg = t_cfg(mode, 8192, max);
+		shmring *p = NULL;
+		int rc = shmring_create_anon(&cfg, SHMRING_PRODUCER, &p);
+		cr_assert_eq(rc, 0);
+		struct cons_log *log = t_shared(sizeof(*log));
+		int ready[2];
+		t_pipe(ready);
+		pid_t pid = t_fork();
+		if (pid == 0) {
+			shmring *c = NULL;
+			int r2 = shmring_open_fd(shmring_fd(p), SHMRING_CONSUMER, &c);
+			CHILD_CHECK(r2 == 0, r2, 0);
+			shmring_close(p);
+			t_put(ready[1], 'r');
+			static char b[256];
+			for (uint32_t i = 0;; i++) {
+				uint32_t id, seq;
+				if (i & 1) {
+					const void *m;
+					size_t len;
+					r2 = shmring_peek(c, &m, &len, 5 * SEC);
+					CHILD_CHECK(r2 == 0, r2, i);
+					CHILD_CHECK(t_stamp_check(m, len, &id, &seq) == 0, len, i);
+					log->seq[log->n] = seq;
+					log->n = log->n + 1;
+					r2 = shmring_release(c);
+					CHILD_CHECK(r2 == 0, r2, i);
+				} else {
+					ssize_t k = shmring_recv(c, b, sizeof(b), 5 * SEC);
+					CHILD_CHECK(k > 0, k, i);
+					CHILD_CHECK(t_stamp_check(b, (size_t)k, &id, &seq) == 0, k,
+						    i);
+					log->seq[log->n] = seq;
+					log->n = log->n + 1;
+				}
+			}
+		}
+		cr_assert_eq(t_get(ready[0], 5000), 'r');
+		uint32_t total = 200 + (uint32_t)(t_rand(&rng) % 3000);
+		uint32_t kill_at = 100 + (uint32_t)(t_rand(&rng) % (total - 150));
+		static unsigned char seen[1 << 16];
+		memset(seen, 0, sizeof(seen));
+		char b[256];
+		shmring *c = NULL;
+		uint32_t after = 0;
+		for (uint32_t i = 0; i < total; i++) {
+			if (i == kill_at) {
+				/* The consumer is busy in the stream: kill it there. */
+				t_kill(pid);
+				rc = open_retry(p, SHMRING_CONSUMER, &c);
+				cr_assert_eq(rc, 0, "%s: consumer after the kill: %d (%s)", M, rc,
+					     t_err(rc));
+				for (uint32_t j = 0; j < log->n; j++) {
+					uint32_t s = log->seq[j];
+					cr_assert_lt(s, total);
+					cr_assert_eq(seen[s], 0, "%s: dead consumer got %u twice",
+						     M, s);
+					seen[s] = 1;
+				}
+			}
+			t_stamp_make(b, len_of(i, max), 5, i);
+			for (;;) {
+				rc = shmring_send(p, b, len_of(i, max), c ? 0 : 5 * SEC);
+				if (rc != -EAGAIN || !c)
+					break;
+				/* Full: the new consumer takes one. */
+				static char rb[256];
+				ssize_t k = shmring_recv(c, rb, sizeof(rb), 2 * SEC);
+				cr_assert_gt(k, 0, "%s: recv on a full ring: %zd (%s)", M, k,
+					     t_err(k));
+				uint32_t id, seq;
+				cr_assert_eq(t_stamp_check(rb, (size_t)k, &id, &seq), 0, "%s: torn",
+					     M);
+				cr_assert_lt(seq, total);
+				cr_assert_eq(seen[seq], 0,
+					     "%s: trial %d: message %u delivered twice", M, trial,
+					     seq);
+				seen[seq] = 1;
+				after++;
+			}
+			cr_assert_eq(rc, 0, "%s: send %u: %d (%s)", M, i, rc, t_err(rc));
+		}
+		for (;;) {
+			ssize_t k = shmring_recv(c, b, sizeof(b), 300 * MS);
+			if (k == -ETIMEDOUT)
+				break;
+			cr_assert_gt(k, 0, "%s: drain: %zd (%s)", M, k, t_err(k));
+			uint32_t id, seq;
+			cr_assert_eq(t_stamp_check(b, (size_t)k, &id, &seq), 0, "%s: torn", M);
+			cr_assert_lt(seq, total);
+			cr_assert_eq(
+				seen[seq], 0,
+				"%s: trial %d: message %u delivered twice (dead consumer logged "
+				"%u messages)",
+				M, trial, seq, log->n);
+			seen[seq] = 1;
+			after++;
+		}
+		uint32_t missing = 0;
+		for (uint32_t i = 0; i < total; i++)
+			missing += !seen[i];
+		uint64_t dropped = t_stat(c).dropped;
+		cr_assert_leq(missing, 1, "%s: trial %d: %u of %u messages missing (dropped %llu)",
+			      M, trial, missing, total, (unsigned long long)dropped);
+		cr_assert_leq(dropped, 1, "%s: trial %d: dropped %llu", M, trial,
+			      (unsigned long long)dropped);
+		(void)after;
+		munmap(log, sizeof(*log));
+		close(ready[0]);
+		close(ready[1]);
+		shmring_close(c);
+		shmring_close(p);
+	}
+}
+
+/* ---- A slow producer is not a dead one (white box) ------------------------------- */
+
+/*
+ * A live producer can be preempted anywhere between making its reservation
+ * visible (the CAS on the tail) and writing its record: the consumer must wait
+ * for it, not take the gap for a dead producer's hole. Preemption in those few
+ * instructions is rare, so this test plays the preempted producer itself,
+ * through the layout (src/layout.h): it reserves as the library's MP producer
+ * does, with its own live endpoint, stops short of the record header, checks
+ * that the consumer waits (nothing dropped), then finishes the record and
+ * checks that it arrives. Records (MPSC): a plain reservation and one that
+ * wraps (padding at the end, the record at the start). Slots (MPMC): a slot
+ * taken but not yet written. SP rings make nothing visible before they
+ * publish, so there is nothing to check there.
+ */
+struct wb {
+	void *map;
+	size_t len;
+	struct sr_header *h;
+	uint8_t *data;
+	struct sr_endpoint *ep; /* our live producer endpoint */
+};
+
+static void wb_map(shmring *p, struct wb *w)
+{
+	struct stat sb;
+	cr_assert_eq(fstat(shmring_fd(p), &sb), 0);
+	w->len = (size_t)sb.st_size;
+	w->map = mmap(NULL, w->len, PROT_READ | PROT_WRITE, MAP_SHARED, shmring_fd(p), 0);
+	cr_assert_neq(w->map, MAP_FAILED, "mmap: %s", strerror(errno));
+	w->h = w->map;
+	w->data = (uint8_t *)w->map + w->h->cfg.data_off;
+	w->ep = NULL;
+	for (unsigned i = 0; i < SR_EP_PER_SIDE; i++) {
+		struct sr_endpoint *e = &w->h->ep[i];
+		if (SR_EP_STATE(atomic_load(&e->sg)) == SR_EP_LIVE && e->role == SHMRING_PRODUCER &&
+		    e->pid == (uint32_t)getpid())
+			w->ep = e;
+	}
+	cr_assert_not_null(w->ep, "no live producer endpoint of ours in the table");
+}
+
+/* Reserve [t, t + need) as an MP producer does: resv_pos, then the CAS. */
+static uint64_t wb_reserve(struct wb *w, uint64_t need)
+{
+	uint64_t t = atomic_load(&w->h->prod.pos);
+	atomic_store_explicit(&w->ep->resv_size, need, memory_order_relaxed);
+	atomic_store_explicit(&w->ep->resv_pos, t, memory_order_relaxed);
+	cr_assert(atomic_compare_exchange_strong(&w->h->prod.pos, &t, t + need));
+	return t;
+}
+
+static void expect_wait(const char *M, const char *what, shmring *c)
+{
+	char b[1100];
+	ssize_t n = shmring_recv(c, b, sizeof(b), 300 * MS);
+	uint64_t dropped = t_stat(c).dropped;
+	cr_assert_eq(n, -ETIMEDOUT, "%s (%s): recv while a live producer writes: %zd (%s)", M, what,
+		     n, t_err(n));
+	cr_assert_eq(dropped, 0,
+		     "%s (%s): the consumer took a live producer's unwritten record for a dead "
+		     "producer's hole (dropped %llu)",
+		     M, what, (unsigned long long)dropped);
+}
+
+MODE_TEST(crash, a_slow_producer_is_not_taken_for_a_dead_one, TMO)
+{
+	T_MODE;
+	if (!t_multi_prod(mode))
+		return;
+	shmring *p, *c;
+	t_pair(mode, 4096, 1000, &p, &c);
+	struct wb w;
+	wb_map(p, &w);
+	char b[1100];
+
+	if (mode == SHMRING_MPSC) {
+		uint64_t mask = w.h->cfg.capacity - 1;
+		for (int wrap = 0; wrap < 2; wrap++) {
+			const char *what = wrap ? "record after a wrap padding" : "plain record";
+			if (wrap) {
+				/* Bring head and tail to 64 bytes before the end. */
+				uint64_t idx = atomic_load(&w.h->prod.pos) & mask;
+				cr_assert_eq(idx, 112, "%s: tail at %llu", M,
+					     (unsigned long long)idx);
+				uint64_t togo = (w.h->cfg.capacity - 64 - idx);
+				while (togo) {
+					size_t rec = togo >= 1008 ? 1008 : togo;
+					cr_assert_eq(send_pattern_len(p, rec - 8), 0);
+					cr_assert_eq(shmring_recv(c, b, sizeof(b), 0),
+						     (ssize_t)(rec - 8));
+					togo -= rec;
+				}
+				cr_assert_eq(atomic_load(&w.h->prod.pos) & mask,
+					     w.h->cfg.capacity - 64);
+			}
+			const uint64_t len = wrap ? 1000 : 100,
+				       size = (SR_REC_HDR + len + 7) & ~(uint64_t)7;
+			uint64_t start = wb_reserve(&w, wrap ? size + 64 : size);
+			uint64_t rec = wrap ? start + 64 : start;
+			if (wrap) /* the padding first, as mark() does; then preempted */
+				atomic_store_explicit((sr_a64 *)(w.data + (start & mask)),
+						      SR_REC_WORD(SR_REC_PAD, 64, 0),
+						      memory_order_release);
+			expect_wait(M, what, c);
+			/* The producer runs again and publishes. */
+			t_fill(w.data + (rec & mask) + SR_REC_HDR, len, 4242);
+			atomic_store_explicit((sr_a64 *)(w.data + (rec & mask)),
+					      SR_REC_WORD(SR_REC_MSG, len, 0),
+					      memory_order_release);
+			atomic_store_explicit(&w.ep->resv_pos, SR_RESV_NONE, memory_order_release);
+			ssize_t n = shmring_recv(c, b, sizeof(b), SEC);
+			cr_assert_eq(n, (ssize_t)len,
+				     "%s (%s): the slow producer's message: %zd (%s)", M, what, n,
+				     t_err(n));
+			cr_assert_eq(t_check(b, len, 4242), -1, "%s (%s): payload", M, what);
+		}
+	} else {
+		uint64_t mask = w.h->cfg.nslots - 1, slot_size = w.h->cfg.slot_size;
+		uint64_t pos = wb_reserve(&w, 1);
+		expect_wait(M, "slot taken, not yet written", c);
+		struct sr_slot *s = (struct sr_slot *)(w.data + (pos & mask) * slot_size);
+		t_fill((uint8_t *)s + SR_SLOT_HDR, 77, 4343);
+		atomic_store_explicit(&s->len, 77, memory_order_relaxed);
+		atomic_store_explicit(&s->seq, pos + 1, memory_order_release);
+		atomic_store_explicit(&w.ep->resv_pos, SR_RESV_NONE, memory_order_release);
+		ssize_t n = shmring_recv(c, b, sizeof(b), SEC);
+		cr_assert_eq(n, 77, "%s: the slow producer's message: %zd (%s)", M, n, t_err(n));
+		cr_assert_eq(t_check(b, 77, 4343), -1, "%s: payload", M);
+	}
+	/* And the ring goes on. */
+	cr_assert_eq(send_pattern_len(p, 500), 0);
+	ssize_t n = shmring_recv(c, b, sizeof(b), 0);
+	cr_assert_eq(n, 500, "%s: after: %zd (%s)", M, n, t_err(n));
+	cr_assert_eq(t_stat(c).dropped, 0);
+	munmap(w.map, w.len);
+	shmring_close(c);
+	shmring_close(p);
+}

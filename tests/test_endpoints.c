@@ -1,0 +1,584 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_endpoints.c - who may attach, and what happens when they leave:
+ * single sides refuse a second endpoint (-EBUSY) until the first is gone,
+ * multi sides take 64 endpoints (-EUSERS past the table), end of file and
+ * broken pipe (-EPIPE) after the last peer closes or dies, rings no peer has
+ * attached to yet, roles inherited by fork, and how fast a sleeper notices.
+ */
+#include "common.h"
+
+#define TMO .timeout = 30
+
+static int try_open(shmring *any, int role, shmring **out)
+{
+	*out = (shmring *)0x1;
+	return shmring_open_fd(shmring_fd(any), role, out);
+}
+
+/* ---- Single and multi sides ---------------------------------------------------- */
+
+MODE_TEST(endpoints, single_sides_refuse_a_second_endpoint, TMO, .fini = t_unlink_all)
+{
+	T_MODE;
+	for (int named = 0; named < 2; named++) {
+		struct shmring_config cfg = t_cfg(mode, 16384, 256);
+		const char *name = named ? t_newname("endpoints") : NULL;
+		shmring *p1 = NULL, *c1 = NULL, *x;
+		int rc = named ? shmring_create(name, &cfg, SHMRING_PRODUCER, &p1)
+			       : shmring_create_anon(&cfg, SHMRING_PRODUCER, &p1);
+		cr_assert_eq(rc, 0, "%s: create: %d (%s)", M, rc, t_err(rc));
+		rc = named ? shmring_open(name, SHMRING_CONSUMER, &c1)
+			   : shmring_open_fd(shmring_fd(p1), SHMRING_CONSUMER, &c1);
+		cr_assert_eq(rc, 0, "%s: first consumer: %d (%s)", M, rc, t_err(rc));
+
+		rc = named ? shmring_open(name, SHMRING_PRODUCER, &x)
+			   : try_open(p1, SHMRING_PRODUCER, &x);
+		if (t_multi_prod(mode)) {
+			cr_assert_eq(rc, 0, "%s: second producer: %d (%s)", M, rc, t_err(rc));
+			shmring_close(x);
+		} else {
+			cr_assert_eq(rc, -EBUSY, "%s: second producer: %d (%s)", M, rc, t_err(rc));
+		}
+		rc = named ? shmring_open(name, SHMRING_CONSUMER, &x)
+			   : try_open(p1, SHMRING_CONSUMER, &x);
+		if (t_multi_cons(mode)) {
+			cr_assert_eq(rc, 0, "%s: second consumer: %d (%s)", M, rc, t_err(rc));
+			shmring_close(x);
+		} else {
+			cr_assert_eq(rc, -EBUSY, "%s: second consumer: %d (%s)", M, rc, t_err(rc));
+		}
+
+		/* A refused open takes nothing: the free role stays free. */
+		if (mode != SHMRING_MPMC) {
+			shmring *obs = NULL;
+			cr_assert_eq(try_open(p1, SHMRING_OBSERVER, &obs), 0);
+			struct shmring_stat before = t_stat(obs);
+			rc = try_open(p1, SHMRING_PRODUCER | SHMRING_CONSUMER, &x);
+			cr_assert_eq(rc, -EBUSY, "%s: open producer|consumer: %d (%s)", M, rc,
+				     t_err(rc));
+			cr_assert_eq(x, (shmring *)0x1);
+			struct shmring_stat after = t_stat(obs);
+			cr_assert(after.producers == before.producers &&
+					  after.consumers == before.consumers,
+				  "%s: a refused open changed the endpoints: %u/%u -> %u/%u", M,
+				  before.producers, before.consumers, after.producers,
+				  after.consumers);
+			shmring_close(obs);
+		}
+
+		/* When the first goes, a new one can attach. */
+		cr_assert_eq(shmring_send(p1, "one", 3, 0), 0);
+		shmring_close(p1);
+		shmring *p2 = NULL;
+		rc = named ? shmring_open(name, SHMRING_PRODUCER, &p2)
+			   : shmring_open_fd(shmring_fd(c1), SHMRING_PRODUCER, &p2);
+		cr_assert_eq(rc, 0, "%s: producer after the first closed: %d (%s)", M, rc,
+			     t_err(rc));
+		cr_assert_eq(shmring_send(p2, "two", 3, 0), 0);
+		shmring_close(c1);
+		shmring *c2 = NULL;
+		rc = named ? shmring_open(name, SHMRING_CONSUMER, &c2)
+			   : shmring_open_fd(shmring_fd(p2), SHMRING_CONSUMER, &c2);
+		cr_assert_eq(rc, 0, "%s: consumer after the first closed: %d (%s)", M, rc,
+			     t_err(rc));
+		char b[16];
+		ssize_t n = shmring_recv(c2, b, sizeof(b), 0);
+		cr_assert(n == 3 && !memcmp(b, "one", 3), "%s: first message: %zd (%s)", M, n,
+			  t_err(n));
+		n = shmring_recv(c2, b, sizeof(b), 0);
+		cr_assert(n == 3 && !memcmp(b, "two", 3), "%s: second message: %zd (%s)", M, n,
+			  t_err(n));
+		shmring_close(c2);
+		shmring_close(p2);
+		if (named)
+			shmring_unlink(name);
+	}
+}
+
+MODE_TEST(endpoints, a_dead_single_endpoint_frees_its_side, TMO)
+{
+	T_MODE;
+	for (int side = 0; side < 2; side++) {
+		int role = side ? SHMRING_CONSUMER : SHMRING_PRODUCER;
+		struct shmring_config cfg = t_cfg(mode, 16384, 256);
+		shmring *o = NULL;
+		int rc = shmring_create_anon(&cfg, SHMRING_OBSERVER, &o);
+		cr_assert_eq(rc, 0, "%s: create_anon(observer): %d (%s)", M, rc, t_err(rc));
+		int ready[2];
+		t_pipe(ready);
+		pid_t pid = t_fork();
+		if (pid == 0) {
+			shmring *mine = NULL;
+			int r2 = shmring_open_fd(shmring_fd(o), role, &mine);
+			CHILD_CHECK(r2 == 0, r2, role);
+			t_put(ready[1], 'r');
+			for (;;)
+				pause();
+		}
+		cr_assert_eq(t_get(ready[0], 5000), 'r', "%s: child did not attach", M);
+		shmring *x;
+		rc = try_open(o, role, &x);
+		if ((side ? t_multi_cons(mode) : t_multi_prod(mode)))
+			cr_assert_eq(rc, 0, "%s: role %d beside a live one: %d (%s)", M, role, rc,
+				     t_err(rc));
+		else
+			cr_assert_eq(rc, -EBUSY, "%s: role %d while the child holds it: %d (%s)", M,
+				     role, rc, t_err(rc));
+		if (rc == 0)
+			shmring_close(x);
+		t_kill(pid);
+		int64_t t0 = t_now();
+		do {
+			rc = try_open(o, role, &x);
+			if (rc == -EBUSY)
+				t_sleep_ms(5);
+		} while (rc == -EBUSY && t_now() - t0 < 1 * SEC);
+		cr_assert_eq(rc, 0, "%s: role %d after its holder was killed: %d (%s)", M, role, rc,
+			     t_err(rc));
+		struct shmring_stat st = t_stat(o);
+		cr_assert_eq(side ? st.consumers : st.producers, 1, "%s: %s %u after a death", M,
+			     side ? "consumers" : "producers", side ? st.consumers : st.producers);
+		shmring_close(x);
+		shmring_close(o);
+		close(ready[0]);
+		close(ready[1]);
+	}
+}
+
+MODE_TEST(endpoints, multi_sides_take_64_endpoints, .timeout = 60)
+{
+	T_MODE;
+	enum { N = SHMRING_MAX_ENDPOINTS };
+	cr_assert_geq(N, 64, "SHMRING_MAX_ENDPOINTS %d < 64", N);
+	struct shmring_config cfg = t_cfg(mode, 65536, 64);
+	shmring *o = NULL;
+	int rc = shmring_create_anon(&cfg, SHMRING_OBSERVER, &o);
+	cr_assert_eq(rc, 0, "%s: create_anon(observer): %d (%s)", M, rc, t_err(rc));
+	static shmring *prod[N + 1], *cons[N + 1];
+	int np = t_multi_prod(mode) ? N : 1, nc = t_multi_cons(mode) ? N : 1;
+
+	for (int i = 0; i < np; i++) {
+		rc = shmring_open_fd(shmring_fd(o), SHMRING_PRODUCER, &prod[i]);
+		cr_assert_eq(rc, 0, "%s: producer %d: %d (%s)", M, i, rc, t_err(rc));
+	}
+	for (int i = 0; i < nc; i++) {
+		rc = shmring_open_fd(shmring_fd(o), SHMRING_CONSUMER, &cons[i]);
+		cr_assert_eq(rc, 0, "%s: consumer %d: %d (%s)", M, i, rc, t_err(rc));
+	}
+	shmring *x;
+	rc = try_open(o, SHMRING_PRODUCER, &x);
+	cr_assert_eq(rc, t_multi_prod(mode) ? -EUSERS : -EBUSY, "%s: producer %d: %d (%s)", M,
+		     np + 1, rc, t_err(rc));
+	rc = try_open(o, SHMRING_CONSUMER, &x);
+	cr_assert_eq(rc, t_multi_cons(mode) ? -EUSERS : -EBUSY, "%s: consumer %d: %d (%s)", M,
+		     nc + 1, rc, t_err(rc));
+	struct shmring_stat st = t_stat(o);
+	cr_assert_eq(st.producers, (unsigned)np, "%s: producers %u vs %d", M, st.producers, np);
+	cr_assert_eq(st.consumers, (unsigned)nc, "%s: consumers %u vs %d", M, st.consumers, nc);
+
+	/* Every producer sends its number; the consumers, in turn, get each once. */
+	for (int i = 0; i < np; i++) {
+		unsigned char id = (unsigned char)i;
+		rc = shmring_send(prod[i], &id, 1, 0);
+		cr_assert_eq(rc, 0, "%s: producer %d send: %d (%s)", M, i, rc, t_err(rc));
+	}
+	int seen[N] = { 0 }, got = 0;
+	for (int round = 0; got < np && round < 4 * N; round++)
+		for (int i = 0; i < nc && got < np; i++) {
+			unsigned char id;
+			ssize_t n = shmring_recv(cons[i], &id, 1, 0);
+			if (n == -EAGAIN)
+				continue;
+			cr_assert_eq(n, 1, "%s: consumer %d recv: %zd (%s)", M, i, n, t_err(n));
+			cr_assert_lt(id, np);
+			seen[id]++;
+			got++;
+		}
+	cr_assert_eq(got, np, "%s: %d of %d messages", M, got, np);
+	for (int i = 0; i < np; i++)
+		cr_assert_eq(seen[i], 1, "%s: producer %d's message seen %d times", M, i, seen[i]);
+
+	/* One leaves, another takes its place. */
+	if (t_multi_prod(mode)) {
+		shmring_close(prod[N / 2]);
+		rc = shmring_open_fd(shmring_fd(o), SHMRING_PRODUCER, &prod[N / 2]);
+		cr_assert_eq(rc, 0, "%s: producer after one left: %d (%s)", M, rc, t_err(rc));
+	}
+	if (t_multi_cons(mode)) {
+		shmring_close(cons[N / 2]);
+		rc = shmring_open_fd(shmring_fd(o), SHMRING_CONSUMER, &cons[N / 2]);
+		cr_assert_eq(rc, 0, "%s: consumer after one left: %d (%s)", M, rc, t_err(rc));
+	}
+	for (int i = 0; i < np; i++)
+		cr_assert_eq(shmring_close(prod[i]), 0);
+	for (int i = 0; i < nc; i++)
+		cr_assert_eq(shmring_close(cons[i]), 0);
+	st = t_stat(o);
+	cr_assert(st.producers == 0 && st.consumers == 0, "%s: %u producers, %u consumers left", M,
+		  st.producers, st.consumers);
+	shmring_close(o);
+}
+
+/* ---- End of file and broken pipe ----------------------------------------------- */
+
+MODE_TEST(endpoints, consumer_gets_epipe_after_the_last_producer_closes, TMO)
+{
+	T_MODE;
+	shmring *p, *c, *p2 = NULL;
+	t_pair(mode, 16384, 256, &p, &c);
+	if (t_multi_prod(mode))
+		cr_assert_eq(shmring_open_fd(shmring_fd(p), SHMRING_PRODUCER, &p2), 0);
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(shmring_send(p, &i, sizeof(i), 0), 0);
+	shmring_close(p);
+	char b[256];
+	/* Messages sent before the close still arrive. */
+	for (int i = 0; i < 3; i++) {
+		ssize_t n = shmring_recv(c, b, sizeof(b), 0);
+		cr_assert_eq(n, (ssize_t)sizeof(int), "%s: message %d after close: %zd (%s)", M, i,
+			     n, t_err(n));
+		cr_assert_eq(*(int *)b, i);
+	}
+	if (p2) {
+		/* One producer is left: no end of file yet. */
+		ssize_t n = shmring_recv(c, b, sizeof(b), 0);
+		cr_assert_eq(n, -EAGAIN, "%s: recv with one producer left: %zd (%s)", M, n,
+			     t_err(n));
+		cr_assert_eq(shmring_send(p2, "x", 1, 0), 0);
+		shmring_close(p2);
+		n = shmring_recv(c, b, sizeof(b), 0);
+		cr_assert_eq(n, 1, "%s: the last producer's message: %zd (%s)", M, n, t_err(n));
+	}
+	ssize_t n = shmring_recv(c, b, sizeof(b), 0);
+	cr_assert_eq(n, -EPIPE, "%s: recv(0) after the drain: %zd (%s)", M, n, t_err(n));
+	int64_t t0 = t_now();
+	n = shmring_recv(c, b, sizeof(b), -1);
+	cr_assert_eq(n, -EPIPE, "%s: recv(-1) at end of file: %zd (%s)", M, n, t_err(n));
+	n = shmring_recv(c, b, sizeof(b), 5 * SEC);
+	cr_assert_eq(n, -EPIPE, "%s: recv(5 s) at end of file: %zd (%s)", M, n, t_err(n));
+	cr_assert_lt(t_now() - t0, SEC, "%s: end of file was not reported at once", M);
+	const void *m;
+	size_t len;
+	int rc = shmring_peek(c, &m, &len, -1);
+	cr_assert_eq(rc, -EPIPE, "%s: peek at end of file: %d (%s)", M, rc, t_err(rc));
+	struct iovec v = { b, sizeof(b) };
+	rc = shmring_recvv(c, &v, 1, -1);
+	cr_assert_eq(rc, -EPIPE, "%s: recvv at end of file: %d (%s)", M, rc, t_err(rc));
+	struct shmring_stat st = t_stat(c);
+	cr_assert_eq(st.producers, 0, "%s: producers %u", M, st.producers);
+
+	/* A new producer ends the end of file. */
+	rc = shmring_open_fd(shmring_fd(c), SHMRING_PRODUCER, &p);
+	cr_assert_eq(rc, 0, "%s: producer after end of file: %d (%s)", M, rc, t_err(rc));
+	n = shmring_recv(c, b, sizeof(b), 0);
+	cr_assert_eq(n, -EAGAIN, "%s: recv with a new producer attached: %zd (%s)", M, n, t_err(n));
+	cr_assert_eq(shmring_send(p, "again", 5, 0), 0);
+	n = shmring_recv(c, b, sizeof(b), 0);
+	cr_assert_eq(n, 5, "%s: message from the new producer: %zd (%s)", M, n, t_err(n));
+	shmring_close(p);
+	shmring_close(c);
+}
+
+MODE_TEST(endpoints, producer_gets_epipe_after_the_last_consumer_closes, TMO)
+{
+	T_MODE;
+	shmring *p, *c, *c2 = NULL;
+	t_pair(mode, 4096, 256, &p, &c);
+	if (t_multi_cons(mode))
+		cr_assert_eq(shmring_open_fd(shmring_fd(p), SHMRING_CONSUMER, &c2), 0);
+	shmring_close(c);
+	int rc;
+	if (c2) {
+		rc = shmring_send(p, "x", 1, 0);
+		cr_assert_eq(rc, 0, "%s: send with one consumer left: %d (%s)", M, rc, t_err(rc));
+		shmring_close(c2);
+	}
+	char b[256] = { 0 };
+	rc = shmring_send(p, b, 10, 0);
+	cr_assert_eq(rc, -EPIPE, "%s: send(0) with no consumer: %d (%s)", M, rc, t_err(rc));
+	int64_t t0 = t_now();
+	rc = shmring_send(p, b, 10, -1);
+	cr_assert_eq(rc, -EPIPE, "%s: send(-1) with no consumer: %d (%s)", M, rc, t_err(rc));
+	void *buf = (void *)0x1;
+	rc = shmring_claim(p, 10, &buf, -1);
+	cr_assert_eq(rc, -EPIPE, "%s: claim with no consumer: %d (%s)", M, rc, t_err(rc));
+	cr_assert_eq(buf, (void *)0x1);
+	struct iovec v = { b, 10 };
+	rc = shmring_sendv(p, &v, 1, -1);
+	cr_assert_eq(rc, -EPIPE, "%s: sendv with no consumer: %d (%s)", M, rc, t_err(rc));
+	cr_assert_lt(t_now() - t0, SEC, "%s: broken pipe not reported at once", M);
+
+	/* A full ring whose consumer leaves: a blocked send ends too (same process,
+	 * so only the non-blocking view is checked here; see the wake tests). */
+	shmring_close(p);
+	t_pair(mode, 4096, 256, &p, &c);
+	while (shmring_send(p, b, 256, 0) == 0) {
+	}
+	shmring_close(c);
+	rc = shmring_send(p, b, 256, 0);
+	cr_assert_eq(rc, -EPIPE, "%s: send on a full ring with no consumer: %d (%s)", M, rc,
+		     t_err(rc));
+	shmring_close(p);
+}
+
+MODE_TEST(endpoints, a_ring_nobody_attached_to_yet_is_just_empty_or_full, TMO)
+{
+	T_MODE;
+	struct shmring_config cfg = t_cfg(mode, 4096, 256);
+	shmring *c = NULL, *p = NULL;
+	int rc = shmring_create_anon(&cfg, SHMRING_CONSUMER, &c);
+	cr_assert_eq(rc, 0);
+	char b[256] = { 0 };
+	ssize_t n = shmring_recv(c, b, sizeof(b), 0);
+	cr_assert_eq(n, -EAGAIN, "%s: recv before any producer attached: %zd (%s)", M, n, t_err(n));
+	n = shmring_recv(c, b, sizeof(b), 100 * MS);
+	cr_assert_eq(n, -ETIMEDOUT, "%s: recv(100 ms) before any producer: %zd (%s)", M, n,
+		     t_err(n));
+	rc = shmring_open_fd(shmring_fd(c), SHMRING_PRODUCER, &p);
+	cr_assert_eq(rc, 0);
+	cr_assert_eq(shmring_send(p, "late", 4, 0), 0);
+	n = shmring_recv(c, b, sizeof(b), 0);
+	cr_assert_eq(n, 4, "%s: %zd (%s)", M, n, t_err(n));
+	shmring_close(p);
+	shmring_close(c);
+
+	rc = shmring_create_anon(&cfg, SHMRING_PRODUCER, &p);
+	cr_assert_eq(rc, 0);
+	int k = 0;
+	while ((rc = shmring_send(p, b, 256, 0)) == 0)
+		k++;
+	cr_assert_eq(rc, -EAGAIN, "%s: send on a full ring no consumer attached to: %d (%s)", M, rc,
+		     t_err(rc));
+	rc = shmring_send(p, b, 256, 100 * MS);
+	cr_assert_eq(rc, -ETIMEDOUT, "%s: send(100 ms) with no consumer yet: %d (%s)", M, rc,
+		     t_err(rc));
+	rc = shmring_open_fd(shmring_fd(p), SHMRING_CONSUMER, &c);
+	cr_assert_eq(rc, 0);
+	for (int i = 0; i < k; i++)
+		cr_assert_eq(shmring_recv(c, b, sizeof(b), 0), 256);
+	shmring_close(c);
+	shmring_close(p);
+}
+
+/* ---- Fork inheritance -------------------------------------------------------------- */
+
+/* The child keeps the producer role it inherited; the parent gives up its share
+ * right after fork(). The consumer sees no end of file until the child lets go,
+ * by close, by exit, or by death. */
+MODE_TEST(endpoints, a_forked_child_holds_the_inherited_producer_role, TMO)
+{
+	T_MODE;
+	static const char *how[] = { "close", "exit", "SIGKILL" };
+	for (int variant = 0; variant < 3; variant++) {
+		shmring *p, *c;
+		t_pair(mode, 16384, 256, &p, &c);
+		int go[2], sent[2];
+		t_pipe(go);
+		t_pipe(sent);
+		pid_t pid = t_fork();
+		if (pid == 0) {
+			shmring_close(c);
+			if (t_get(go[0], 10000) != 'g')
+				_exit(2);
+			int r2 = shmring_send(p, "from the child", 14, 0);
+			CHILD_CHECK(r2 == 0, r2, 0);
+			if (variant == 0) {
+				shmring_close(p);
+				t_put(sent[1], 's');
+				t_sleep_ms(5000); /* alive: the close must be what counts */
+				_exit(0);
+			}
+			t_put(sent[1], 's');
+			if (variant == 1)
+				_exit(0); /* no close: exit gives the role up */
+			for (;;)
+				pause();
+		}
+		shmring_close(p); /* at once: the child must already hold the role */
+		char b[64];
+		ssize_t n = shmring_recv(c, b, sizeof(b), 0);
+		cr_assert_eq(n, -EAGAIN, "%s/%s: recv while the child holds the producer: %zd (%s)",
+			     M, how[variant], n, t_err(n));
+		n = shmring_recv(c, b, sizeof(b), 300 * MS);
+		cr_assert_eq(n, -ETIMEDOUT,
+			     "%s/%s: recv(300 ms) while the child holds it: %zd (%s)", M,
+			     how[variant], n, t_err(n));
+		struct shmring_stat st = t_stat(c);
+		cr_assert_eq(st.producers, 1, "%s/%s: producers %u while the child holds the role",
+			     M, how[variant], st.producers);
+		t_put(go[1], 'g');
+		n = shmring_recv(c, b, sizeof(b), 5 * SEC);
+		cr_assert_eq(n, 14, "%s/%s: the child's message: %zd (%s)", M, how[variant], n,
+			     t_err(n));
+		cr_assert_eq(t_get(sent[0], 5000), 's');
+		int64_t t0 = t_now();
+		if (variant == 2)
+			kill(pid, SIGKILL);
+		n = shmring_recv(c, b, sizeof(b), 5 * SEC);
+		int64_t dt = t_now() - t0;
+		cr_assert_eq(n, -EPIPE, "%s/%s: recv after the child let go: %zd (%s)", M,
+			     how[variant], n, t_err(n));
+		cr_assert_lt(dt, variant == 0 ? SEC / 2 : SEC, "%s/%s: end of file after %.3f s", M,
+			     how[variant], dt / 1e9);
+		t_kill(pid);
+		shmring_close(c);
+		close(go[0]);
+		close(go[1]);
+		close(sent[0]);
+		close(sent[1]);
+	}
+}
+
+MODE_TEST(endpoints, a_forked_child_holds_the_inherited_consumer_role, TMO)
+{
+	T_MODE;
+	shmring *p, *c;
+	t_pair(mode, 4096, 256, &p, &c);
+	int go[2];
+	t_pipe(go);
+	pid_t pid = t_fork();
+	if (pid == 0) {
+		shmring_close(p);
+		if (t_get(go[0], 10000) != 'g')
+			_exit(2);
+		shmring_close(c);
+		t_sleep_ms(5000);
+		_exit(0);
+	}
+	shmring_close(c);
+	char b[256] = { 0 };
+	int rc;
+	while ((rc = shmring_send(p, b, 256, 0)) == 0) {
+	}
+	cr_assert_eq(rc, -EAGAIN, "%s: send while the child holds the consumer: %d (%s)", M, rc,
+		     t_err(rc));
+	rc = shmring_send(p, b, 256, 300 * MS);
+	cr_assert_eq(rc, -ETIMEDOUT, "%s: send(300 ms) while the child holds it: %d (%s)", M, rc,
+		     t_err(rc));
+	t_put(go[1], 'g');
+	rc = shmring_send(p, b, 256, 5 * SEC);
+	cr_assert_eq(rc, -EPIPE, "%s: send after the child closed: %d (%s)", M, rc, t_err(rc));
+	t_kill(pid);
+	shmring_close(p);
+}
+
+/* ---- Sleepers wake when the other side goes --------------------------------------- */
+
+struct wake {
+	int64_t t_event, t_end;
+	long rc;
+};
+
+/*
+ * A sleeper child blocks (timeout -1, spin `spin`) on one side of the ring: a
+ * consumer on an empty ring, or a producer on a full one. A peer child holds
+ * the other side; the parent holds nothing. Then the peer closes (the sleeper
+ * must wake within `bound`) or the parent SIGKILLs it.
+ */
+static void wake_case(enum shmring_mode mode, int sleeper_consumes, int kill_peer, int64_t spin,
+		      int64_t bound)
+{
+	const char *M = t_mode(mode);
+	const char *what = sleeper_consumes ? "consumer on an empty ring"
+					    : "producer on a full ring";
+	shmring *p, *c;
+	t_pair(mode, 4096, 512, &p, &c);
+	char b[512] = { 0 };
+	if (!sleeper_consumes)
+		while (shmring_send(p, b, 512, 0) == 0) {
+		}
+	struct wake *w = t_shared(4096);
+	w->rc = 1;
+	int ready[2], go[2];
+	t_pipe(ready);
+	t_pipe(go);
+
+	pid_t sleeper = t_fork();
+	if (sleeper == 0) {
+		shmring *mine = sleeper_consumes ? c : p;
+		shmring_close(sleeper_consumes ? p : c);
+		int r2 = shmring_set_spin(mine, spin);
+		CHILD_CHECK(r2 == 0, r2, spin);
+		t_put(ready[1], 'r');
+		long rc = sleeper_consumes ? (long)shmring_recv(mine, b, sizeof(b), -1)
+					   : (long)shmring_send(mine, b, sizeof(b), -1);
+		w->t_end = t_now();
+		w->rc = rc;
+		_exit(0);
+	}
+	pid_t peer = t_fork();
+	if (peer == 0) {
+		shmring *mine = sleeper_consumes ? p : c;
+		shmring_close(sleeper_consumes ? c : p);
+		t_put(ready[1], 'q');
+		if (kill_peer)
+			for (;;)
+				pause();
+		if (t_get(go[0], 10000) != 'g')
+			_exit(2);
+		w->t_event = t_now();
+		shmring_close(mine);
+		t_sleep_ms(5000); /* alive: the close, not the exit, must wake the sleeper */
+		_exit(0);
+	}
+	shmring_close(p);
+	shmring_close(c);
+	int r1 = t_get(ready[0], 5000), r2 = t_get(ready[0], 5000);
+	cr_assert(r1 >= 0 && r2 >= 0, "%s: children did not start", M);
+	t_sleep_ms(200); /* let the sleeper go to sleep (or spin) */
+	cr_assert_eq(w->rc, 1, "%s: %s did not block: %ld (%s)", M, what, w->rc, t_err(w->rc));
+	if (kill_peer) {
+		w->t_event = t_now();
+		kill(peer, SIGKILL);
+	} else {
+		t_put(go[1], 'g');
+	}
+	int st = 0;
+	int done = t_reap(sleeper, 5, &st);
+	t_kill(peer);
+	cr_assert(done, "%s: %s (spin %lld) never woke after its peer %s", M, what, (long long)spin,
+		  kill_peer ? "was killed" : "closed");
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s: sleeper failed: status %#x", M, st);
+	cr_assert_eq(w->rc, -EPIPE, "%s: %s (spin %lld) woke with %ld (%s)", M, what,
+		     (long long)spin, w->rc, t_err(w->rc));
+	int64_t dt = w->t_end - w->t_event;
+	cr_assert_lt(dt, bound, "%s: %s (spin %lld) woke %.3f s after its peer %s (bound %.3f s)",
+		     M, what, (long long)spin, dt / 1e9, kill_peer ? "was killed" : "closed",
+		     bound / 1e9);
+	munmap(w, 4096);
+	close(ready[0]);
+	close(ready[1]);
+	close(go[0]);
+	close(go[1]);
+}
+
+static const int64_t spins[] = { SHMRING_DEFAULT_SPIN_NS, 0, -1 };
+
+MODE_TEST(endpoints, a_sleeping_consumer_wakes_when_the_last_producer_closes, TMO)
+{
+	T_MODE;
+	for (int i = 0; i < 3; i++)
+		wake_case(mode, 1, 0, spins[i], SEC / 2);
+}
+
+MODE_TEST(endpoints, a_sleeping_consumer_wakes_when_the_last_producer_is_killed, TMO)
+{
+	T_MODE;
+	for (int i = 0; i < 3; i++)
+		wake_case(mode, 1, 1, spins[i], SEC);
+}
+
+MODE_TEST(endpoints, a_blocked_producer_wakes_when_the_last_consumer_closes, TMO)
+{
+	T_MODE;
+	for (int i = 0; i < 3; i++)
+		wake_case(mode, 0, 0, spins[i], SEC / 2);
+}
+
+MODE_TEST(endpoints, a_blocked_producer_wakes_when_the_last_consumer_is_killed, TMO)
+{
+	T_MODE;
+	for (int i = 0; i < 3; i++)
+		wake_case(mode, 0, 1, spins[i], SEC);
+}

@@ -1,0 +1,1027 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_messages.c - messages through every mode: sizes, -EMSGSIZE, full and
+ * empty rings with and without timeouts, the capacity guarantee, wraparound
+ * with padding, sendv/recvv, claim/commit/abort, peek/release, roles,
+ * -EINTR, and pollfd readiness.
+ *
+ * Each test runs the producer and consumer handles of an anonymous ring in one
+ * process (a handle per side, as two processes would), except the -EINTR and
+ * pollfd tests, which fork a helper.
+ */
+#include "common.h"
+
+#define TMO .timeout = 30
+
+/* Receive one message and check its length and t_fill(seed) payload. */
+#define RECV_EXPECT(c, len, seed, tmo)                                                             \
+	do {                                                                                       \
+		static char rb_[65536];                                                            \
+		ssize_t n_ = shmring_recv((c), rb_, sizeof(rb_), (tmo));                           \
+		cr_assert_eq(n_, (ssize_t)(len), "%s: recv: %zd (%s), expected %zu bytes", M, n_,  \
+			     t_err(n_), (size_t)(len));                                            \
+		long bad_ = t_check(rb_, (size_t)(len), (seed));                                   \
+		cr_assert_eq(bad_, -1, "%s: payload of a %zu-byte message differs at byte %ld", M, \
+			     (size_t)(len), bad_);                                                 \
+	} while (0)
+
+static int send_pattern(shmring *p, size_t len, uint64_t seed, int64_t tmo)
+{
+	static char sb[65536];
+	t_fill(sb, len, seed);
+	return shmring_send(p, sb, len, tmo);
+}
+
+/* ---- Sizes ------------------------------------------------------------------ */
+
+MODE_TEST(messages, every_size_from_0_to_max_msg, TMO)
+{
+	T_MODE;
+	const size_t max = 1000;
+	shmring *p, *c;
+	t_pair(mode, 16384, max, &p, &c);
+	static const size_t sizes[] = { 0, 1, 2, 7, 8, 9, 15, 16, 17, 63, 64, 65, 999, 1000 };
+	for (int round = 0; round < 3; round++) {
+		for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+			int rc = send_pattern(p, sizes[i], sizes[i] + 1000 * (size_t)round, 0);
+			cr_assert_eq(rc, 0, "%s: send %zu bytes: %d (%s)", M, sizes[i], rc,
+				     t_err(rc));
+			RECV_EXPECT(c, sizes[i], sizes[i] + 1000 * (size_t)round, 0);
+		}
+	}
+	/* Queued back to back, then drained. */
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		int rc = send_pattern(p, sizes[i], sizes[i] * 3, 0);
+		cr_assert_eq(rc, 0, "%s: send %zu bytes: %d (%s)", M, sizes[i], rc, t_err(rc));
+	}
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+		RECV_EXPECT(c, sizes[i], sizes[i] * 3, 0);
+	char b;
+	ssize_t n = shmring_recv(c, &b, 1, 0);
+	cr_assert_eq(n, -EAGAIN, "%s: recv on a drained ring: %zd (%s)", M, n, t_err(n));
+	/* A zero-length message fits a zero-byte buffer, even a NULL one. */
+	cr_assert_eq(shmring_send(p, "", 0, 0), 0);
+	n = shmring_recv(c, &b, 0, 0);
+	cr_assert_eq(n, 0, "%s: recv(cap 0) of an empty message: %zd (%s)", M, n, t_err(n));
+	shmring_close(c);
+	shmring_close(p);
+}
+
+MODE_TEST(messages, over_max_msg_is_emsgsize, TMO)
+{
+	T_MODE;
+	const size_t max = 500;
+	shmring *p, *c;
+	t_pair(mode, 8192, max, &p, &c);
+	static char big[70000];
+	static const size_t sizes[] = { 501, 502, 512, 4096, 8192, 65536 };
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		int rc = shmring_send(p, big, sizes[i], 0);
+		cr_assert_eq(rc, -EMSGSIZE, "%s: send %zu > max_msg %zu: %d (%s)", M, sizes[i], max,
+			     rc, t_err(rc));
+		void *buf = (void *)0x1;
+		rc = shmring_claim(p, sizes[i], &buf, 0);
+		cr_assert_eq(rc, -EMSGSIZE, "%s: claim %zu: %d (%s)", M, sizes[i], rc, t_err(rc));
+		cr_assert_eq(buf, (void *)0x1, "%s: claim wrote *buf on failure", M);
+	}
+	int rc = shmring_send(p, big, (size_t)-1, 0);
+	cr_assert_eq(rc, -EMSGSIZE, "%s: send SIZE_MAX: %d (%s)", M, rc, t_err(rc));
+	ssize_t n = shmring_recv(c, big, sizeof(big), 0);
+	cr_assert_eq(n, -EAGAIN, "%s: something arrived after refused sends: %zd", M, n);
+	struct shmring_stat st = t_stat(c);
+	cr_assert_eq(st.sent, 0, "%s: sent %llu", M, (unsigned long long)st.sent);
+	shmring_close(c);
+	shmring_close(p);
+}
+
+MODE_TEST(messages, small_buffer_is_emsgsize_and_the_message_stays, TMO)
+{
+	T_MODE;
+	shmring *p, *c;
+	t_pair(mode, 8192, 512, &p, &c);
+	cr_assert_eq(send_pattern(p, 100, 1, 0), 0);
+	cr_assert_eq(send_pattern(p, 5, 2, 0), 0);
+	char buf[512];
+	static const size_t caps[] = { 99, 1, 0 };
+	for (size_t i = 0; i < 3; i++) {
+		ssize_t n = shmring_recv(c, buf, caps[i], 0);
+		cr_assert_eq(n, -EMSGSIZE, "%s: recv(cap %zu) of 100 bytes: %zd (%s)", M, caps[i],
+			     n, t_err(n));
+	}
+	RECV_EXPECT(c, 100, 1, 0);
+	RECV_EXPECT(c, 5, 2, 0);
+	shmring_close(c);
+	shmring_close(p);
+}
+
+/* ---- Full and empty --------------------------------------------------------- */
+
+MODE_TEST(messages, fill_then_eagain_etimedout_then_drain_in_order, TMO)
+{
+	T_MODE;
+	const size_t cap = 16384, max = 256;
+	shmring *p, *c;
+	t_pair(mode, cap, max, &p, &c);
+
+	size_t n = 0;
+	int rc;
+	for (;;) {
+		size_t len = 1 + (t_mix(n) % max);
+		rc = send_pattern(p, len, n, 0);
+		if (rc != 0)
+			break;
+		n++;
+		cr_assert_lt(n, cap, "%s: %zu messages went into a %zu-byte ring", M, n, cap);
+	}
+	cr_assert_eq(rc, -EAGAIN, "%s: send on a full ring: %d (%s)", M, rc, t_err(rc));
+	size_t least = t_min_msgs(mode, cap, max);
+	cr_assert_geq(n, least, "%s: ring took %zu messages, the contract promises %zu", M, n,
+		      least);
+
+	struct shmring_stat st = t_stat(p);
+	cr_assert_gt(st.used, 0, "%s: used 0 on a full ring", M);
+	cr_assert_leq(st.used, st.capacity, "%s: used %zu > capacity %zu", M, st.used, st.capacity);
+	cr_assert_eq(st.sent, n, "%s: sent %llu vs %zu", M, (unsigned long long)st.sent, n);
+
+	void *buf = (void *)0x1;
+	rc = shmring_claim(p, max, &buf, 0);
+	cr_assert_eq(rc, -EAGAIN, "%s: claim on a full ring: %d (%s)", M, rc, t_err(rc));
+	cr_assert_eq(buf, (void *)0x1);
+
+	static const int64_t tmos[] = { 1 * MS, 50 * MS, 200 * MS };
+	for (size_t i = 0; i < 3; i++) {
+		int64_t t0 = t_now();
+		rc = send_pattern(p, max, 0, tmos[i]);
+		int64_t dt = t_now() - t0;
+		cr_assert_eq(rc, -ETIMEDOUT, "%s: send(timeout %lld ns) on a full ring: %d (%s)", M,
+			     (long long)tmos[i], rc, t_err(rc));
+		cr_assert_geq(dt, tmos[i],
+			      "%s: send gave up after %lld ns, before its timeout %lld", M,
+			      (long long)dt, (long long)tmos[i]);
+		cr_assert_lt(dt, tmos[i] + 2 * SEC, "%s: send(timeout %lld) took %lld ns", M,
+			     (long long)tmos[i], (long long)dt);
+		rc = shmring_claim(p, max, &buf, tmos[i]);
+		cr_assert_eq(rc, -ETIMEDOUT, "%s: claim(timeout) on a full ring: %d (%s)", M, rc,
+			     t_err(rc));
+	}
+
+	for (size_t i = 0; i < n; i++)
+		RECV_EXPECT(c, 1 + (t_mix(i) % max), i, 0);
+	char b[300];
+	ssize_t got = shmring_recv(c, b, sizeof(b), 0);
+	cr_assert_eq(got, -EAGAIN, "%s: recv on the drained ring: %zd (%s)", M, got, t_err(got));
+	for (size_t i = 0; i < 3; i++) {
+		int64_t t0 = t_now();
+		got = shmring_recv(c, b, sizeof(b), tmos[i]);
+		int64_t dt = t_now() - t0;
+		cr_assert_eq(got, -ETIMEDOUT, "%s: recv(timeout) on an empty ring: %zd (%s)", M,
+			     got, t_err(got));
+		cr_assert_geq(dt, tmos[i], "%s: recv gave up after %lld ns, before %lld", M,
+			      (long long)dt, (long long)tmos[i]);
+		cr_assert_lt(dt, tmos[i] + 2 * SEC, "%s: recv(timeout) took %lld ns", M,
+			     (long long)dt);
+		const void *m;
+		size_t l;
+		int prc = shmring_peek(c, &m, &l, tmos[i]);
+		cr_assert_eq(prc, -ETIMEDOUT, "%s: peek(timeout) on empty: %d (%s)", M, prc,
+			     t_err(prc));
+	}
+	st = t_stat(c);
+	cr_assert_eq(st.used, 0, "%s: used %zu on a drained ring", M, st.used);
+	cr_assert_eq(st.received, n, "%s: received %llu vs %zu", M, (unsigned long long)st.received,
+		     n);
+
+	/* The room came back: the ring takes as many again. */
+	size_t n2 = 0;
+	while (send_pattern(p, max, n2, 0) == 0)
+		n2++;
+	cr_assert_geq(n2, least, "%s: after a drain the ring took %zu max_msg messages, < %zu", M,
+		      n2, least);
+	shmring_close(c);
+	shmring_close(p);
+}
+
+MODE_TEST(messages, capacity_guarantee_for_max_msg_messages, TMO)
+{
+	T_MODE;
+	static const struct {
+		size_t cap, max;
+	} geo[] = { { 4096, 2048 },  { 4096, 1000 }, { 4096, 64 },   { 4096, 8 },
+		    { 65536, 4096 }, { 65536, 1 },   { 1 << 20, 0 }, { 8192, 4000 } };
+	for (size_t g = 0; g < sizeof(geo) / sizeof(geo[0]); g++) {
+		shmring *p, *c;
+		t_pair(mode, geo[g].cap, geo[g].max, &p, &c);
+		struct shmring_stat st = t_stat(p);
+		size_t max = st.max_msg, cap = geo[g].cap ? geo[g].cap : SHMRING_DEFAULT_CAPACITY;
+		size_t least = t_min_msgs(mode, cap, max);
+		for (int lap = 0; lap < 3; lap++) {
+			size_t n = 0;
+			while (send_pattern(p, max, n, 0) == 0)
+				n++;
+			cr_assert_geq(
+				n, least,
+				"%s: cap %zu max_msg %zu lap %d: held %zu messages, promised %zu",
+				M, cap, max, lap, n, least);
+			for (size_t i = 0; i < n; i++)
+				RECV_EXPECT(c, max, i, 0);
+			/* Shift the start so later laps begin mid-ring. */
+			for (int k = 0; k <= lap; k++) {
+				cr_assert_eq(send_pattern(p, 1, 1, 0), 0);
+				RECV_EXPECT(c, 1, 1, 0);
+			}
+		}
+		shmring_close(c);
+		shmring_close(p);
+	}
+}
+
+/* ---- Wraparound ----------------------------------------------------------------- */
+
+/* One process plays both sides at random over many laps of a small ring, with
+ * every API: send/sendv/claim on one side, recv/recvv/peek on the other. */
+MODE_TEST(messages, many_laps_with_varying_sizes, .timeout = 60)
+{
+	T_MODE;
+	const size_t cap = 4096, max = 1000;
+	const uint64_t total = 40000;
+	shmring *p, *c;
+	t_pair(mode, cap, max, &p, &c);
+	uint64_t sent = 0, recvd = 0, rng = 0x1234567 + (uint64_t)mode;
+	static char bufs[8][1024];
+	static char rb[1024];
+#define LEN_OF(seq) ((size_t)(t_mix((seq) ^ 0xabc) % (max + 1)))
+
+	uint64_t last_progress = 0, rounds = 0;
+	while (recvd < total) {
+		if (recvd != last_progress) {
+			last_progress = recvd;
+			rounds = 0;
+		}
+		cr_assert_lt(++rounds, 100000, "%s: stuck after %llu received, %llu sent", M,
+			     (unsigned long long)recvd, (unsigned long long)sent);
+		/* Producer: a burst of 1..6 messages by one API. */
+		int burst = 1 + (int)(t_rand(&rng) % 6), api = (int)(t_rand(&rng) % 3);
+		if (api == 0) {
+			for (int k = 0; k < burst && sent < total; k++) {
+				int rc = send_pattern(p, LEN_OF(sent), sent, 0);
+				if (rc == -EAGAIN)
+					break;
+				cr_assert_eq(rc, 0, "%s: send #%llu: %d (%s)", M,
+					     (unsigned long long)sent, rc, t_err(rc));
+				sent++;
+			}
+		} else if (api == 1 && sent < total) {
+			struct iovec iov[8];
+			int k = 0;
+			for (; k < burst && sent + (uint64_t)k < total; k++) {
+				iov[k].iov_base = bufs[k];
+				iov[k].iov_len = LEN_OF(sent + (uint64_t)k);
+				t_fill(bufs[k], iov[k].iov_len, sent + (uint64_t)k);
+			}
+			int rc = shmring_sendv(p, iov, k, 0);
+			cr_assert(rc == -EAGAIN || (rc >= 1 && rc <= k), "%s: sendv(%d): %d (%s)",
+				  M, k, rc, t_err(rc));
+			if (rc > 0)
+				sent += (uint64_t)rc;
+		} else if (sent < total) {
+			void *b = NULL;
+			size_t len = LEN_OF(sent);
+			size_t want = len + (size_t)(t_rand(&rng) % (max - len + 1));
+			int rc = shmring_claim(p, want, &b, 0);
+			cr_assert(rc == 0 || rc == -EAGAIN, "%s: claim(%zu): %d (%s)", M, want, rc,
+				  t_err(rc));
+			if (rc == 0 && t_rand(&rng) % 8 == 0) {
+				/* An abort, after scribbling over the whole claim. */
+				memset(b, 0xee, want);
+				cr_assert_eq(shmring_abort(p), 0);
+			} else if (rc == 0) {
+				/* A commit shorter than the claim. */
+				t_fill(b, len, sent);
+				cr_assert_eq(shmring_commit(p, len), 0);
+				sent++;
+			}
+		}
+
+		/* Consumer: a burst of 1..6 by one API. */
+		burst = 1 + (int)(t_rand(&rng) % 6);
+		api = (int)(t_rand(&rng) % 3);
+		if (api == 0) {
+			for (int k = 0; k < burst; k++) {
+				ssize_t n = shmring_recv(c, rb, sizeof(rb), 0);
+				if (n == -EAGAIN)
+					break;
+				cr_assert_eq(n, (ssize_t)LEN_OF(recvd),
+					     "%s: message %llu: %zd (%s), expected %zu bytes", M,
+					     (unsigned long long)recvd, n, t_err(n), LEN_OF(recvd));
+				cr_assert_eq(t_check(rb, (size_t)n, recvd), -1,
+					     "%s: message %llu payload", M,
+					     (unsigned long long)recvd);
+				recvd++;
+			}
+		} else if (api == 1) {
+			struct iovec iov[8];
+			for (int k = 0; k < burst; k++)
+				iov[k] = (struct iovec){ bufs[k], sizeof(bufs[k]) };
+			int rc = shmring_recvv(c, iov, burst, 0);
+			cr_assert(rc == -EAGAIN || (rc >= 1 && rc <= burst),
+				  "%s: recvv(%d): %d (%s)", M, burst, rc, t_err(rc));
+			for (int k = 0; k < rc; k++, recvd++) {
+				cr_assert_eq(iov[k].iov_len, LEN_OF(recvd),
+					     "%s: recvv message %llu: %zu bytes, expected %zu", M,
+					     (unsigned long long)recvd, iov[k].iov_len,
+					     LEN_OF(recvd));
+				cr_assert_eq(t_check(bufs[k], iov[k].iov_len, recvd), -1,
+					     "%s: recvv message %llu payload", M,
+					     (unsigned long long)recvd);
+			}
+		} else {
+			const void *m = NULL;
+			size_t len = 0;
+			int rc = shmring_peek(c, &m, &len, 0);
+			cr_assert(rc == 0 || rc == -EAGAIN, "%s: peek: %d (%s)", M, rc, t_err(rc));
+			if (rc == 0) {
+				cr_assert_eq(len, LEN_OF(recvd), "%s: peek %llu: %zu bytes vs %zu",
+					     M, (unsigned long long)recvd, len, LEN_OF(recvd));
+				cr_assert_eq(t_check(m, len, recvd), -1, "%s: peeked payload %llu",
+					     M, (unsigned long long)recvd);
+				cr_assert_eq(shmring_release(c), 0);
+				recvd++;
+			}
+		}
+		cr_assert_leq(recvd, sent, "%s: received %llu of %llu sent", M,
+			      (unsigned long long)recvd, (unsigned long long)sent);
+	}
+#undef LEN_OF
+	ssize_t n = shmring_recv(c, rb, sizeof(rb), 0);
+	cr_assert_eq(n, -EAGAIN, "%s: extra message after %llu: %zd", M, (unsigned long long)total,
+		     n);
+	struct shmring_stat st = t_stat(c);
+	cr_assert_eq(st.used, 0, "%s: used %zu after the drain", M, st.used);
+	cr_assert_eq(st.sent, total, "%s: sent %llu", M, (unsigned long long)st.sent);
+	cr_assert_eq(st.received, total, "%s: received %llu", M, (unsigned long long)st.received);
+	shmring_close(c);
+	shmring_close(p);
+}
+
+/* ---- sendv / recvv ----------------------------------------------------------------- */
+
+MODE_TEST(messages, sendv_and_recvv_counts, TMO)
+{
+	T_MODE;
+	shmring *p, *c;
+	t_pair(mode, 16384, 256, &p, &c);
+	static char sb[8][256], rb[8][256];
+	struct iovec v[8];
+	for (int i = 0; i < 5; i++) {
+		t_fill(sb[i], (size_t)(10 + i), (uint64_t)i);
+		v[i] = (struct iovec){ sb[i], (size_t)(10 + i) };
+	}
+	int rc = shmring_sendv(p, v, 5, 0);
+	cr_assert_eq(rc, 5, "%s: sendv(5): %d (%s)", M, rc, t_err(rc));
+
+	for (int i = 0; i < 8; i++)
+		v[i] = (struct iovec){ rb[i], sizeof(rb[i]) };
+	rc = shmring_recvv(c, v, 3, 0);
+	cr_assert_eq(rc, 3, "%s: recvv(3) with 5 queued: %d (%s)", M, rc, t_err(rc));
+	for (int i = 0; i < 3; i++) {
+		cr_assert_eq(v[i].iov_len, (size_t)(10 + i), "%s: iov_len[%d] %zu", M, i,
+			     v[i].iov_len);
+		cr_assert_eq(t_check(rb[i], v[i].iov_len, (uint64_t)i), -1);
+	}
+	for (int i = 0; i < 8; i++)
+		v[i] = (struct iovec){ rb[i], sizeof(rb[i]) };
+	int64_t t0 = t_now();
+	rc = shmring_recvv(c, v, 8, 5 * SEC);
+	cr_assert_eq(rc, 2, "%s: recvv(8) with 2 queued: %d (%s)", M, rc, t_err(rc));
+	cr_assert_lt(t_now() - t0, SEC, "%s: recvv waited for more than the first message", M);
+	cr_assert_eq(v[0].iov_len, 13);
+	cr_assert_eq(v[1].iov_len, 14);
+	cr_assert_eq(t_check(rb[1], 14, 4), -1);
+
+	rc = shmring_recvv(c, v, 8, 0);
+	cr_assert_eq(rc, -EAGAIN, "%s: recvv on empty: %d (%s)", M, rc, t_err(rc));
+	t0 = t_now();
+	rc = shmring_recvv(c, v, 8, 50 * MS);
+	cr_assert_eq(rc, -ETIMEDOUT, "%s: recvv(50 ms) on empty: %d (%s)", M, rc, t_err(rc));
+	cr_assert_geq(t_now() - t0, 50 * MS);
+
+	/* n <= 0 */
+	rc = shmring_recvv(c, v, 0, 0);
+	cr_assert_eq(rc, -EINVAL, "%s: recvv(n 0): %d (%s)", M, rc, t_err(rc));
+	rc = shmring_recvv(c, v, -1, 0);
+	cr_assert_eq(rc, -EINVAL, "%s: recvv(n -1): %d (%s)", M, rc, t_err(rc));
+	rc = shmring_sendv(p, v, -1, 0);
+	cr_assert_lt(rc, 0, "%s: sendv(n -1): %d", M, rc);
+	rc = shmring_sendv(p, v, 0, 0);
+	cr_assert(rc == 0 || rc == -EINVAL, "%s: sendv(n 0): %d (%s)", M, rc, t_err(rc));
+	rc = shmring_recvv(c, v, 1, 0);
+	cr_assert_eq(rc, -EAGAIN, "%s: sendv(n <= 0) sent something: %d", M, rc);
+	shmring_close(c);
+	shmring_close(p);
+}
+
+MODE_TEST(messages, recvv_stops_before_a_message_too_long, TMO)
+{
+	T_MODE;
+	shmring *p, *c;
+	t_pair(mode, 16384, 256, &p, &c);
+	static char rb[4][256];
+	struct iovec v[4];
+
+	/* The first one too long: -EMSGSIZE, and it stays. */
+	cr_assert_eq(send_pattern(p, 100, 100, 0), 0);
+	v[0] = (struct iovec){ rb[0], 50 };
+	v[1] = (struct iovec){ rb[1], 256 };
+	int rc = shmring_recvv(c, v, 2, 0);
+	cr_assert_eq(rc, -EMSGSIZE, "%s: recvv with a short first buffer: %d (%s)", M, rc,
+		     t_err(rc));
+	RECV_EXPECT(c, 100, 100, 0);
+
+	/* A later one too long: ends the batch and stays. */
+	cr_assert_eq(send_pattern(p, 10, 1, 0), 0);
+	cr_assert_eq(send_pattern(p, 100, 2, 0), 0);
+	cr_assert_eq(send_pattern(p, 10, 3, 0), 0);
+	for (int i = 0; i < 3; i++)
+		v[i] = (struct iovec){ rb[i], 64 };
+	rc = shmring_recvv(c, v, 3, 0);
+	cr_assert_eq(rc, 1, "%s: recvv [10, 100, 10] into 64-byte buffers: %d (%s)", M, rc,
+		     t_err(rc));
+	cr_assert_eq(v[0].iov_len, 10);
+	v[0] = (struct iovec){ rb[0], 256 };
+	v[1] = (struct iovec){ rb[1], 256 };
+	rc = shmring_recvv(c, v, 2, 0);
+	cr_assert_eq(rc, 2, "%s: recvv of the rest: %d (%s)", M, rc, t_err(rc));
+	cr_assert_eq(v[0].iov_len, 100);
+	cr_assert_eq(t_check(rb[0], 100, 2), -1);
+	cr_assert_eq(v[1].iov_len, 10);
+	cr_assert_eq(t_check(rb[1], 10, 3), -1);
+	shmring_close(c);
+	shmring_close(p);
+}
+
+MODE_TEST(messages, sendv_stops_where_a_message_cannot_go, TMO)
+{
+	T_MODE;
+	const size_t max = 256;
+	shmring *p, *c;
+	t_pair(mode, 8192, max, &p, &c);
+	static char sb[12][300];
+	struct iovec v[12];
+	for (int i = 0; i < 12; i++) {
+		t_fill(sb[i], max, (uint64_t)i);
+		v[i] = (struct iovec){ sb[i], 10 };
+	}
+
+	/* Too long: first -> -EMSGSIZE; k-th -> k. */
+	v[0].iov_len = max + 1;
+	int rc = shmring_sendv(p, v, 3, 0);
+	cr_assert_eq(rc, -EMSGSIZE, "%s: sendv with a first message too long: %d (%s)", M, rc,
+		     t_err(rc));
+	v[0].iov_len = 10;
+	v[1].iov_len = max + 1;
+	rc = shmring_sendv(p, v, 3, 0);
+	cr_assert_eq(rc, 1, "%s: sendv [ok, too long, ok]: %d (%s)", M, rc, t_err(rc));
+	RECV_EXPECT(c, 10, 0, 0);
+	char b[300];
+	cr_assert_eq(shmring_recv(c, b, sizeof(b), 0), -EAGAIN);
+
+	/* Fill, free two, sendv ten: some but not all go, and nothing waits. */
+	size_t n = 0;
+	while (send_pattern(p, max, 1000 + n, 0) == 0)
+		n++;
+	for (int i = 0; i < 12; i++)
+		v[i].iov_len = max;
+	rc = shmring_sendv(p, v, 10, 0);
+	cr_assert_eq(rc, -EAGAIN, "%s: sendv on a full ring: %d (%s)", M, rc, t_err(rc));
+	int64_t t0 = t_now();
+	rc = shmring_sendv(p, v, 10, 50 * MS);
+	cr_assert_eq(rc, -ETIMEDOUT, "%s: sendv(50 ms) on a full ring: %d (%s)", M, rc, t_err(rc));
+	cr_assert_geq(t_now() - t0, 50 * MS);
+
+	RECV_EXPECT(c, max, 1000, 0);
+	RECV_EXPECT(c, max, 1001, 0);
+	t0 = t_now();
+	rc = shmring_sendv(p, v, 10, 5 * SEC);
+	cr_assert(rc >= 1 && rc < 10, "%s: sendv(10) with room for about 2: %d (%s)", M, rc,
+		  t_err(rc));
+	cr_assert_lt(t_now() - t0, SEC, "%s: sendv waited past its first message", M);
+	for (size_t i = 2; i < n; i++)
+		RECV_EXPECT(c, max, 1000 + i, 0);
+	for (int i = 0; i < rc; i++)
+		RECV_EXPECT(c, max, (uint64_t)i, 0);
+	cr_assert_eq(shmring_recv(c, b, sizeof(b), 0), -EAGAIN);
+	shmring_close(c);
+	shmring_close(p);
+}
+
+/* ---- Zero copy ------------------------------------------------------------------------ */
+
+MODE_TEST(messages, claim_and_commit, TMO)
+{
+	T_MODE;
+	const size_t max = 512;
+	shmring *p, *c;
+	t_pair(mode, 16384, max, &p, &c);
+	void *b = NULL;
+
+	int rc = shmring_claim(p, 100, &b, 0);
+	cr_assert_eq(rc, 0, "%s: claim(100): %d (%s)", M, rc, t_err(rc));
+	cr_assert_not_null(b);
+	t_fill(b, 100, 5);
+	rc = shmring_commit(p, 40);
+	cr_assert_eq(rc, 0, "%s: commit(40) of a 100-byte claim: %d (%s)", M, rc, t_err(rc));
+	RECV_EXPECT(c, 40, 5, 0);
+
+	rc = shmring_claim(p, max, &b, 0);
+	cr_assert_eq(rc, 0, "%s: claim(max_msg): %d (%s)", M, rc, t_err(rc));
+	t_fill(b, max, 6);
+	cr_assert_eq(shmring_commit(p, max), 0);
+	RECV_EXPECT(c, max, 6, 0);
+
+	rc = shmring_claim(p, 0, &b, 0);
+	cr_assert_eq(rc, 0, "%s: claim(0): %d (%s)", M, rc, t_err(rc));
+	cr_assert_eq(shmring_commit(p, 0), 0);
+	RECV_EXPECT(c, 0, 0, 0);
+
+	/* Commit longer than the claim: -EINVAL, and the claim is still held. */
+	rc = shmring_claim(p, 50, &b, 0);
+	cr_assert_eq(rc, 0);
+	t_fill(b, 50, 7);
+	rc = shmring_commit(p, 51);
+	cr_assert_eq(rc, -EINVAL, "%s: commit(51) of a 50-byte claim: %d (%s)", M, rc, t_err(rc));
+	rc = shmring_commit(p, 50);
+	cr_assert_eq(rc, 0, "%s: commit(50) after a refused commit(51): %d (%s)", M, rc, t_err(rc));
+	RECV_EXPECT(c, 50, 7, 0);
+
+	/* One claim at a time; nothing else goes meanwhile. */
+	rc = shmring_claim(p, 30, &b, 0);
+	cr_assert_eq(rc, 0);
+	void *b2 = (void *)0x1;
+	rc = shmring_claim(p, 30, &b2, 0);
+	cr_assert_eq(rc, -EBUSY, "%s: claim during a claim: %d (%s)", M, rc, t_err(rc));
+	cr_assert_eq(b2, (void *)0x1);
+	rc = shmring_send(p, "x", 1, 0);
+	cr_assert_eq(rc, -EBUSY, "%s: send during a claim: %d (%s)", M, rc, t_err(rc));
+	struct iovec v = { (void *)"x", 1 };
+	rc = shmring_sendv(p, &v, 1, 0);
+	cr_assert_eq(rc, -EBUSY, "%s: sendv during a claim: %d (%s)", M, rc, t_err(rc));
+	t_fill(b, 30, 8);
+	cr_assert_eq(shmring_commit(p, 30), 0);
+	RECV_EXPECT(c, 30, 8, 0);
+
+	/* commit / abort with no claim. */
+	rc = shmring_commit(p, 0);
+	cr_assert_eq(rc, -EINVAL, "%s: commit with no claim: %d (%s)", M, rc, t_err(rc));
+	rc = shmring_abort(p);
+	cr_assert_eq(rc, -EINVAL, "%s: abort with no claim: %d (%s)", M, rc, t_err(rc));
+	char x;
+	cr_assert_eq(shmring_recv(c, &x, 1, 0), -EAGAIN);
+	shmring_close(c);
+	shmring_close(p);
+}
+
+MODE_TEST(messages, aborted_claims_deliver_nothing_and_leak_nothing, TMO)
+{
+	T_MODE;
+	const size_t cap = 4096, max = 512;
+	shmring *p, *c;
+	t_pair(mode, cap, max, &p, &c);
+	char buf[600];
+	for (int i = 0; i < 3000; i++) {
+		void *b = NULL;
+		size_t len = (size_t)(t_mix((uint64_t)i) % (max + 1));
+		int rc = shmring_claim(p, len, &b, 0);
+		cr_assert_eq(rc, 0, "%s: claim #%d (%zu bytes): %d (%s)", M, i, len, rc, t_err(rc));
+		memset(b, 0xab, len);
+		cr_assert_eq(shmring_abort(p), 0);
+		if (i % 3 == 0) {
+			ssize_t n = shmring_recv(c, buf, sizeof(buf), 0);
+			cr_assert_eq(n, -EAGAIN, "%s: after abort #%d recv gave %zd (%s)", M, i, n,
+				     t_err(n));
+		}
+		if (i % 7 == 0) {
+			cr_assert_eq(send_pattern(p, len, (uint64_t)i, 0), 0,
+				     "%s: send after abort", M);
+			RECV_EXPECT(c, len, (uint64_t)i, 0);
+		}
+	}
+	ssize_t n = shmring_recv(c, buf, sizeof(buf), 0);
+	cr_assert_eq(n, -EAGAIN, "%s: %zd", M, n);
+	/* The ring still holds what the contract promises. */
+	size_t k = 0;
+	while (send_pattern(p, max, k, 0) == 0)
+		k++;
+	cr_assert_geq(k, t_min_msgs(mode, cap, max), "%s: after 3000 aborts, held %zu", M, k);
+	for (size_t i = 0; i < k; i++)
+		RECV_EXPECT(c, max, i, 0);
+	struct shmring_stat st = t_stat(c);
+	cr_assert_eq(st.used, 0, "%s: used %zu", M, st.used);
+	shmring_close(c);
+	shmring_close(p);
+}
+
+MODE_TEST(messages, peek_and_release, TMO)
+{
+	T_MODE;
+	shmring *p, *c;
+	t_pair(mode, 16384, 512, &p, &c);
+	const void *m = NULL;
+	size_t len = 99;
+
+	int rc = shmring_peek(c, &m, &len, 0);
+	cr_assert_eq(rc, -EAGAIN, "%s: peek on empty: %d (%s)", M, rc, t_err(rc));
+	cr_assert_eq(len, 99, "%s: peek wrote *len on failure", M);
+	rc = shmring_release(c);
+	cr_assert_eq(rc, -EINVAL, "%s: release with no peek: %d (%s)", M, rc, t_err(rc));
+
+	cr_assert_eq(send_pattern(p, 30, 30, 0), 0);
+	cr_assert_eq(send_pattern(p, 40, 40, 0), 0);
+	cr_assert_eq(send_pattern(p, 0, 0, 0), 0);
+	rc = shmring_peek(c, &m, &len, 0);
+	cr_assert_eq(rc, 0, "%s: peek: %d (%s)", M, rc, t_err(rc));
+	cr_assert_eq(len, 30, "%s: peek len %zu vs 30", M, len);
+	cr_assert_eq(t_check(m, 30, 30), -1, "%s: peeked payload", M);
+	struct shmring_stat st = t_stat(c);
+	cr_assert_gt(st.used, 0, "%s: used 0 while a peek holds a message", M);
+
+	char buf[512];
+	ssize_t n = shmring_recv(c, buf, sizeof(buf), 0);
+	cr_assert_eq(n, -EBUSY, "%s: recv during a peek: %zd (%s)", M, n, t_err(n));
+	const void *m2 = (const void *)0x1;
+	size_t l2 = 7;
+	rc = shmring_peek(c, &m2, &l2, 0);
+	cr_assert_eq(rc, -EBUSY, "%s: peek during a peek: %d (%s)", M, rc, t_err(rc));
+	cr_assert(m2 == (const void *)0x1 && l2 == 7, "%s: out-params written on failure", M);
+	struct iovec v = { buf, sizeof(buf) };
+	rc = shmring_recvv(c, &v, 1, 0);
+	cr_assert_eq(rc, -EBUSY, "%s: recvv during a peek: %d (%s)", M, rc, t_err(rc));
+	/* The peeked message stays valid until release. */
+	cr_assert_eq(t_check(m, 30, 30), -1, "%s: peeked payload changed", M);
+	cr_assert_eq(shmring_release(c), 0);
+	rc = shmring_release(c);
+	cr_assert_eq(rc, -EINVAL, "%s: second release: %d (%s)", M, rc, t_err(rc));
+
+	RECV_EXPECT(c, 40, 40, 0);
+	rc = shmring_peek(c, &m, &len, 0);
+	cr_assert_eq(rc, 0, "%s: peek of an empty message: %d (%s)", M, rc, t_err(rc));
+	cr_assert_eq(len, 0, "%s: peek len %zu vs 0", M, len);
+	cr_assert_eq(shmring_release(c), 0);
+	rc = shmring_peek(c, &m, &len, 0);
+	cr_assert_eq(rc, -EAGAIN, "%s: peek after release of the last: %d (%s)", M, rc, t_err(rc));
+	st = t_stat(c);
+	cr_assert_eq(st.used, 0, "%s: used %zu after release", M, st.used);
+	cr_assert_eq(st.received, 3, "%s: received %llu vs 3", M, (unsigned long long)st.received);
+	shmring_close(c);
+	shmring_close(p);
+}
+
+/* On multi-consumer rings, a consumer's peek does not hold up the others; on
+ * multi-producer rings, a producer's claim does not lose anyone's message. */
+MODE_TEST(messages, claims_and_peeks_beside_other_endpoints, TMO)
+{
+	T_MODE;
+	shmring *p, *c;
+	t_pair(mode, 16384, 512, &p, &c);
+	if (t_multi_cons(mode)) {
+		shmring *c2 = NULL;
+		int rc = shmring_open_fd(shmring_fd(p), SHMRING_CONSUMER, &c2);
+		cr_assert_eq(rc, 0, "%s: second consumer: %d (%s)", M, rc, t_err(rc));
+		cr_assert_eq(send_pattern(p, 11, 1, 0), 0);
+		cr_assert_eq(send_pattern(p, 12, 2, 0), 0);
+		const void *m;
+		size_t len;
+		rc = shmring_peek(c, &m, &len, 0);
+		cr_assert_eq(rc, 0, "%s: peek: %d (%s)", M, rc, t_err(rc));
+		cr_assert_eq(len, 11);
+		static char rb[512];
+		ssize_t n = shmring_recv(c2, rb, sizeof(rb), 0);
+		cr_assert_eq(n, 12, "%s: second consumer during a peek: %zd (%s)", M, n, t_err(n));
+		cr_assert_eq(t_check(rb, 12, 2), -1);
+		n = shmring_recv(c2, rb, sizeof(rb), 0);
+		cr_assert_eq(n, -EAGAIN, "%s: the peeked message went twice: %zd", M, n);
+		cr_assert_eq(shmring_release(c), 0);
+		n = shmring_recv(c2, rb, sizeof(rb), 0);
+		cr_assert_eq(n, -EAGAIN, "%s: released message delivered again: %zd", M, n);
+		shmring_close(c2);
+	}
+	if (t_multi_prod(mode)) {
+		shmring *p2 = NULL;
+		int rc = shmring_open_fd(shmring_fd(p), SHMRING_PRODUCER, &p2);
+		cr_assert_eq(rc, 0, "%s: second producer: %d (%s)", M, rc, t_err(rc));
+		void *b;
+		rc = shmring_claim(p, 21, &b, 0);
+		cr_assert_eq(rc, 0);
+		cr_assert_eq(send_pattern(p2, 22, 22, 0), 0, "%s: send beside a claim", M);
+		t_fill(b, 21, 21);
+		cr_assert_eq(shmring_commit(p, 21), 0);
+		static char rb[512];
+		int seen21 = 0, seen22 = 0;
+		for (int i = 0; i < 2; i++) {
+			ssize_t n = shmring_recv(c, rb, sizeof(rb), 0);
+			cr_assert(n == 21 || n == 22, "%s: recv %d: %zd (%s)", M, i, n, t_err(n));
+			cr_assert_eq(t_check(rb, (size_t)n, (uint64_t)n), -1);
+			n == 21 ? seen21++ : seen22++;
+		}
+		cr_assert(seen21 == 1 && seen22 == 1, "%s: got %d and %d", M, seen21, seen22);
+		/* An aborted claim beside another producer's message. */
+		rc = shmring_claim(p, 21, &b, 0);
+		cr_assert_eq(rc, 0);
+		cr_assert_eq(send_pattern(p2, 23, 23, 0), 0);
+		cr_assert_eq(shmring_abort(p), 0);
+		ssize_t n = shmring_recv(c, rb, sizeof(rb), 0);
+		cr_assert_eq(n, 23, "%s: message after an aborted claim: %zd (%s)", M, n, t_err(n));
+		n = shmring_recv(c, rb, sizeof(rb), 0);
+		cr_assert_eq(n, -EAGAIN, "%s: %zd", M, n);
+		shmring_close(p2);
+	}
+	shmring_close(c);
+	shmring_close(p);
+}
+
+/* ---- Roles ------------------------------------------------------------------------- */
+
+MODE_TEST(messages, roles_are_enforced, TMO)
+{
+	T_MODE;
+	shmring *p, *c, *o = NULL;
+	t_pair(mode, 16384, 512, &p, &c);
+	int rc = shmring_open_fd(shmring_fd(p), SHMRING_OBSERVER, &o);
+	cr_assert_eq(rc, 0, "%s: open observer: %d (%s)", M, rc, t_err(rc));
+	char buf[64];
+	void *b = (void *)0x1;
+	const void *m = (const void *)0x1;
+	size_t len = 5;
+	struct iovec v = { buf, sizeof(buf) };
+
+	/* A consumer cannot produce. */
+	rc = shmring_send(c, "x", 1, 0);
+	cr_assert_eq(rc, -EPERM, "%s: send on a consumer: %d (%s)", M, rc, t_err(rc));
+	rc = shmring_sendv(c, &v, 1, 0);
+	cr_assert_eq(rc, -EPERM, "%s: sendv on a consumer: %d (%s)", M, rc, t_err(rc));
+	rc = shmring_claim(c, 1, &b, 0);
+	cr_assert_eq(rc, -EPERM, "%s: claim on a consumer: %d (%s)", M, rc, t_err(rc));
+	rc = shmring_commit(c, 0);
+	cr_assert(rc == -EPERM || rc == -EINVAL, "%s: commit on a consumer: %d (%s)", M, rc,
+		  t_err(rc));
+	rc = shmring_abort(c);
+	cr_assert(rc == -EPERM || rc == -EINVAL, "%s: abort on a consumer: %d (%s)", M, rc,
+		  t_err(rc));
+
+	/* A producer cannot consume. */
+	cr_assert_eq(shmring_send(p, "y", 1, 0), 0);
+	ssize_t n = shmring_recv(p, buf, sizeof(buf), 0);
+	cr_assert_eq(n, -EPERM, "%s: recv on a producer: %zd (%s)", M, n, t_err(n));
+	rc = shmring_recvv(p, &v, 1, 0);
+	cr_assert_eq(rc, -EPERM, "%s: recvv on a producer: %d (%s)", M, rc, t_err(rc));
+	rc = shmring_peek(p, &m, &len, 0);
+	cr_assert_eq(rc, -EPERM, "%s: peek on a producer: %d (%s)", M, rc, t_err(rc));
+	rc = shmring_release(p);
+	cr_assert(rc == -EPERM || rc == -EINVAL, "%s: release on a producer: %d (%s)", M, rc,
+		  t_err(rc));
+
+	/* An observer can only stat. */
+	rc = shmring_send(o, "x", 1, 0);
+	cr_assert_eq(rc, -EPERM, "%s: send on an observer: %d (%s)", M, rc, t_err(rc));
+	rc = shmring_claim(o, 1, &b, 0);
+	cr_assert_eq(rc, -EPERM, "%s: claim on an observer: %d (%s)", M, rc, t_err(rc));
+	n = shmring_recv(o, buf, sizeof(buf), 0);
+	cr_assert_eq(n, -EPERM, "%s: recv on an observer: %zd (%s)", M, n, t_err(n));
+	rc = shmring_peek(o, &m, &len, 0);
+	cr_assert_eq(rc, -EPERM, "%s: peek on an observer: %d (%s)", M, rc, t_err(rc));
+	rc = shmring_recvv(o, &v, 1, 0);
+	cr_assert_eq(rc, -EPERM, "%s: recvv on an observer: %d (%s)", M, rc, t_err(rc));
+	n = shmring_read(o, buf, sizeof(buf), 0);
+	cr_assert(n == -EPERM || n == -EOPNOTSUPP, "%s: read on an observer: %zd (%s)", M, n,
+		  t_err(n));
+	n = shmring_write(o, buf, 1, 0);
+	cr_assert(n == -EPERM || n == -EOPNOTSUPP, "%s: write on an observer: %zd (%s)", M, n,
+		  t_err(n));
+	cr_assert(b == (void *)0x1 && m == (const void *)0x1 && len == 5,
+		  "%s: out-params written on failure", M);
+	struct shmring_stat st = t_stat(o);
+	cr_assert_eq(st.sent, 1);
+
+	/* Streams and messages do not mix. */
+	n = shmring_write(p, buf, 1, 0);
+	cr_assert_eq(n, -EOPNOTSUPP, "%s: write on a message ring: %zd (%s)", M, n, t_err(n));
+	n = shmring_read(c, buf, sizeof(buf), 0);
+	cr_assert_eq(n, -EOPNOTSUPP, "%s: read on a message ring: %zd (%s)", M, n, t_err(n));
+	n = shmring_recv(c, buf, sizeof(buf), 0);
+	cr_assert_eq(n, 1, "%s: the message survived all that: %zd (%s)", M, n, t_err(n));
+
+	/* Both roles on one handle. */
+	shmring *pc = NULL;
+	shmring_close(c);
+	if (!t_multi_prod(mode))
+		shmring_close(p);
+	rc = shmring_open_fd(shmring_fd(o), SHMRING_PRODUCER | SHMRING_CONSUMER, &pc);
+	cr_assert_eq(rc, 0, "%s: open as producer|consumer: %d (%s)", M, rc, t_err(rc));
+	cr_assert_eq(send_pattern(pc, 33, 33, 0), 0);
+	RECV_EXPECT(pc, 33, 33, 0);
+	shmring_close(pc);
+	if (t_multi_prod(mode))
+		shmring_close(p);
+	shmring_close(o);
+}
+
+/* ---- Signals ----------------------------------------------------------------------- */
+
+static volatile sig_atomic_t got_signal;
+static void on_usr1(int sig)
+{
+	(void)sig;
+	got_signal = 1;
+}
+
+MODE_TEST(messages, a_signal_ends_a_wait_with_eintr, TMO)
+{
+	T_MODE;
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_usr1; /* no SA_RESTART */
+	sigemptyset(&sa.sa_mask);
+	cr_assert_eq(sigaction(SIGUSR1, &sa, NULL), 0);
+
+	for (int variant = 0; variant < 4; variant++) {
+		int spin0 = variant & 1, on_send = variant & 2;
+		shmring *p, *c;
+		t_pair(mode, 4096, 1024, &p, &c);
+		if (spin0) {
+			shmring_set_spin(p, 0);
+			shmring_set_spin(c, 0);
+		}
+		if (on_send)
+			while (send_pattern(p, 1024, 0, 0) == 0) {
+			}
+		volatile int *done = t_shared(4096);
+		pid_t parent = getpid();
+		got_signal = 0;
+		pid_t pid = t_fork();
+		if (pid == 0) {
+			/* A signal that lands just outside the sleep (as it can for
+			 * read(2)) does not end the wait: repeat it every 50 ms. */
+			for (int i = 0; i < 60 && !*done; i++) {
+				t_sleep_ms(50);
+				if (!*done)
+					kill(parent, SIGUSR1);
+			}
+			/* If the wait did not end, end it the normal way after 3 s. */
+			if (!*done) {
+				char b[1024];
+				if (on_send)
+					shmring_recv(c, b, sizeof(b), 0);
+				else
+					shmring_send(p, "late", 4, 0);
+			}
+			_exit(0);
+		}
+		char b[1024];
+		int64_t t0 = t_now();
+		long rc = on_send ? shmring_send(p, b, 1024, -1)
+				  : shmring_recv(c, b, sizeof(b), -1);
+		int64_t dt = t_now() - t0;
+		*done = 1;
+		t_reap_ok(pid, 10, "signaller");
+		cr_assert(got_signal, "%s: the signal did not arrive", M);
+		cr_assert_eq(rc, -EINTR, "%s: %s(-1, spin %s) interrupted by a signal: %ld (%s)", M,
+			     on_send ? "send" : "recv", spin0 ? "0" : "default", rc, t_err(rc));
+		cr_assert_lt(dt, 2 * SEC, "%s: the signal ended the wait only after %.3f s", M,
+			     dt / 1e9);
+		munmap((void *)done, 4096);
+		shmring_close(c);
+		shmring_close(p);
+	}
+	signal(SIGUSR1, SIG_DFL);
+}
+
+/* ---- pollfd ------------------------------------------------------------------------ */
+
+static int readable(int fd, int timeout_ms)
+{
+	struct pollfd pf = { .fd = fd, .events = POLLIN };
+	int k;
+	do
+		k = poll(&pf, 1, timeout_ms);
+	while (k < 0 && errno == EINTR);
+	return k > 0 && (pf.revents & POLLIN);
+}
+
+/* "Not readable once we have tried": readiness may be spurious right after a
+ * change, so try the call, then poll again. */
+static int settles_unreadable(shmring *r, int fd, int consumer)
+{
+	for (int i = 0; i < 3; i++) {
+		if (!readable(fd, 0))
+			return 1;
+		char b[4096];
+		long rc = consumer ? shmring_recv(r, b, sizeof(b), 0) : 0;
+		if (consumer && rc != -EAGAIN)
+			return 0;
+		t_sleep_ms(5);
+	}
+	return !readable(fd, 0);
+}
+
+MODE_TEST(messages, pollfd_reports_readiness, TMO)
+{
+	T_MODE;
+	const size_t max = 512;
+	shmring *p, *c;
+	t_pair(mode, 4096, max, &p, &c);
+	int cfd = shmring_pollfd(c);
+	cr_assert_geq(cfd, 0, "%s: consumer pollfd: %d (%s)", M, cfd, t_err(cfd));
+	int pfd = shmring_pollfd(p);
+	cr_assert_geq(pfd, 0, "%s: producer pollfd: %d (%s)", M, pfd, t_err(pfd));
+
+	cr_assert(settles_unreadable(c, cfd, 1), "%s: empty ring's consumer stays readable", M);
+	cr_assert(readable(pfd, 1000), "%s: producer of an empty ring not readable", M);
+
+	/* A message: the consumer becomes readable. */
+	cr_assert_eq(send_pattern(p, 10, 10, 0), 0);
+	cr_assert(readable(cfd, 1000), "%s: consumer not readable with a message queued", M);
+	RECV_EXPECT(c, 10, 10, 0);
+	cr_assert(settles_unreadable(c, cfd, 1), "%s: drained consumer stays readable", M);
+
+	/* Full: the producer is not readable; one message out, it is. */
+	size_t n = 0;
+	while (send_pattern(p, max, n, 0) == 0)
+		n++;
+	int still = 0;
+	for (int i = 0; i < 3 && (still = readable(pfd, 0)); i++) {
+		cr_assert_eq(send_pattern(p, max, 999, 0), -EAGAIN);
+		t_sleep_ms(5);
+	}
+	cr_assert(!still, "%s: producer of a full ring stays readable", M);
+	RECV_EXPECT(c, max, 0, 0);
+	cr_assert(readable(pfd, 1000), "%s: producer not readable after room came back", M);
+
+	for (size_t i = 1; i < n; i++)
+		RECV_EXPECT(c, max, i, 0);
+	cr_assert(settles_unreadable(c, cfd, 1), "%s: drained consumer stays readable", M);
+	shmring_close(c);
+	shmring_close(p);
+}
+
+/* A ring shared by fork. The parent's consumer is armed (its last call said
+ * -EAGAIN); the child, like a pipe user, may first close the end it does not
+ * use (its share of the consumer); then it sends and closes. The parent, which
+ * makes no call in between, must see its pollfd turn readable. */
+MODE_TEST(messages, pollfd_works_across_fork, TMO)
+{
+	T_MODE;
+	for (int closes = 0; closes < 2; closes++) {
+		const char *how = closes ? "child closed its inherited consumer share"
+					 : "child kept its inherited consumer share";
+		shmring *p, *c;
+		t_pair(mode, 4096, 512, &p, &c);
+		int cfd = shmring_pollfd(c);
+		cr_assert_geq(cfd, 0, "%s: consumer pollfd: %d (%s)", M, cfd, t_err(cfd));
+		cr_assert(settles_unreadable(c, cfd, 1), "%s: empty ring's consumer stays readable",
+			  M);
+		char b[64];
+		cr_assert_eq(shmring_recv(c, b, sizeof(b), 0), -EAGAIN); /* armed */
+		cr_assert(!readable(cfd, 0), "%s: readable with nothing to read", M);
+		int ready[2], go[2];
+		t_pipe(ready);
+		t_pipe(go);
+		pid_t pid = t_fork();
+		if (pid == 0) {
+			if (closes)
+				shmring_close(c);
+			t_put(ready[1], 'r');
+			if (t_get(go[0], 5000) != 'g')
+				_exit(2);
+			int r2 = send_pattern(p, 20, 20, 0);
+			CHILD_CHECK(r2 == 0, r2, 0);
+			shmring_close(p);
+			t_sleep_ms(3000);
+			_exit(0);
+		}
+		cr_assert_eq(t_get(ready[0], 5000), 'r');
+		t_put(go[1], 'g');
+		/* Readiness may be spurious right after a change of state: poll,
+		 * try with timeout 0, poll again; the message within 2 s. */
+		static char rb[64];
+		ssize_t got = -EAGAIN;
+		int polls = 0;
+		int64_t t1 = t_now();
+		while (got == -EAGAIN && t_now() - t1 < 2 * SEC) {
+			if (!readable(cfd, 100))
+				continue;
+			polls++;
+			got = shmring_recv(c, rb, sizeof(rb), 0);
+		}
+		t_kill(pid);
+		cr_assert_eq(
+			got, 20,
+			"%s (%s): the child's message: %zd (%s) after %d readable polls in 2 s", M,
+			how, got, t_err(got), polls);
+		cr_assert_eq(t_check(rb, 20, 20), -1);
+		close(ready[0]);
+		close(ready[1]);
+		close(go[0]);
+		close(go[1]);
+		shmring_close(p);
+		shmring_close(c);
+	}
+}
