@@ -9,6 +9,7 @@
 #include "internal.h"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -393,6 +394,16 @@ static void unmap_guarded(void *p, size_t len, size_t guard)
 	munmap((uint8_t *)p - guard, ((len + guard - 1) & ~(guard - 1)) + 2 * guard);
 }
 
+/* Spinning only pays when the peer can run meanwhile: a process allowed on a
+ * single CPU would burn its peer's time slice, so it sleeps at once. */
+static int64_t default_spin(void)
+{
+	cpu_set_t set;
+	if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) < 2)
+		return 0;
+	return SHMRING_DEFAULT_SPIN_NS;
+}
+
 int shmring__attach_fd(int fd, int role, bool owned, shmring **out)
 {
 	struct stat st;
@@ -468,7 +479,7 @@ int shmring__attach_fd(int fd, int role, bool owned, shmring **out)
 	r->poll_fd = r->poll_sock[0] = r->poll_sock[1] = r->send_sock = -1;
 	r->poll_dev = (uint64_t)st.st_dev;
 	r->poll_ino = (uint64_t)st.st_ino;
-	r->spin_ns = SHMRING_DEFAULT_SPIN_NS;
+	r->spin_ns = default_spin();
 	r->prod.idx = r->cons.idx = -1;
 	r->prod.lock_fd = r->cons.lock_fd = -1;
 	if ((rc = shmring__attach_roles(r, role)) < 0)
