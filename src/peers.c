@@ -97,7 +97,8 @@ unsigned shmring__count_live(const shmring *r, int role)
 	return n;
 }
 
-/* Does a live endpoint of `role` hold a reservation at pos? (ring_*.c) The
+/* Does a live endpoint of `role` hold a reservation at (or, for records,
+ * around) pos? (ring_*.c) The
  * owner stores resv_pos before the compare-and-swap that makes pos visible,
  * and clears it with a store-release after it published; the load-acquire
  * here pairs with that clear. */
@@ -107,7 +108,10 @@ bool shmring__resv_held(const shmring *r, int role, uint64_t pos, uint64_t *size
 	side_range(role, &lo, &hi);
 	for (unsigned i = lo; i < hi; i++) {
 		const struct sr_endpoint *e = &r->h->ep[i];
-		if (ld_acquire(&e->resv_pos) != pos)
+		/* pos is held if it starts a reservation, or lies inside a
+		 * record reservation (one that begins with wrap padding) */
+		uint64_t at = ld_acquire(&e->resv_pos);
+		if (at != pos && (at == SR_RESV_NONE || pos - at >= ld_relaxed(&e->resv_size)))
 			continue;
 		if (shmring__ep_alive(r, i)) {
 			if (size)

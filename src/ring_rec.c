@@ -120,14 +120,17 @@ static uint64_t mark(shmring *r, uint64_t start, uint64_t need, uint64_t size, u
 	uint64_t rec = start + (need - size);
 	SR_CRASH(REC_CAS);
 	if (multi_producer(r)) {
-		if (need > size) /* padding up to the end: final at once */
-			rc_publish(word_at(r, start), SR_REC_WORD(SR_REC_PAD, need - size, 0));
 		st_relaxed(word_at(r, rec),
 			   SR_REC_WORD(SR_REC_CLAIMED, len, SR_TAG(r->prod.idx, r->prod.gen)));
 		/* The CLAIMED word must be visible no later than the payload: a
 		 * consumer clearing a hole scans for the first non-zero word. */
 		atomic_thread_fence(memory_order_release);
 		SR_CRASH(REC_CLAIMED);
+		/* Padding up to the end is final at once, but goes out after the
+		 * CLAIMED word, so that a consumer passing it finds our record
+		 * marked, not a hole (the release orders the two). */
+		if (need > size)
+			rc_publish(word_at(r, start), SR_REC_WORD(SR_REC_PAD, need - size, 0));
 	}
 	return rec;
 }

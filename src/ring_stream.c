@@ -125,12 +125,13 @@ static int start_record(shmring *r, const uint8_t *buf, uint64_t n, bool whole)
 	uint64_t rec = start + (need - size);
 	uint32_t tag = my_tag(r);
 	SR_CRASH(STR_CAS);
-	if (need > size)
-		st_release(word_at(r, start), SR_STR_WORD(SR_STR_PAD, 0, need - size, 0));
 	sr_a64 *hw = word_at(r, rec);
 	st_relaxed(hw, SR_STR_WORD(SR_STR_BUSY, 0, size, tag));
-	/* The BUSY word is visible no later than the bytes (hole rule). */
+	/* The BUSY word is visible no later than the bytes (hole rule), and
+	 * before the padding that leads the reader to it. */
 	atomic_thread_fence(memory_order_release);
+	if (need > size)
+		st_release(word_at(r, start), SR_STR_WORD(SR_STR_PAD, 0, need - size, 0));
 	SR_CRASH(STR_BUSY);
 	uint64_t c = n < size - SR_REC_HDR ? n : size - SR_REC_HDR;
 	uint8_t *dst = r->data + (rec & r->mask) + SR_REC_HDR;
