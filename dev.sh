@@ -7,7 +7,7 @@
 #                              (build/bench/shmring-bench ARGS...: rings against pipes,
 #                              sockets, eventfd and message queues; table, JSON and plot
 #                              in bench-results/)
-#   ./dev.sh test [--long]     Release tests, then AddressSanitizer+UBSan tests, then
+#   ./dev.sh test [--long]     Release tests (all), then AddressSanitizer+UBSan (library tests), then
 #                              ThreadSanitizer on the tests labelled `threaded`
 #
 # Both install what is missing first (apt-get, as root or through sudo).
@@ -235,9 +235,9 @@ cmd_test()
 		log "long stress runs (SHMRING_LONG=1)"
 	else
 		unset SHMRING_LONG
-		CTEST_TIMEOUT=600
-		STAGE_TIMEOUT=1500
-		BUDGET=1680 # 28 minutes for the whole command, builds included
+		CTEST_TIMEOUT=900
+		STAGE_TIMEOUT=2400
+		BUDGET=3300 # 55 minutes for the whole command, builds included
 	fi
 
 	ensure_pkgs "${TEST_PKGS[@]}"
@@ -249,15 +249,21 @@ cmd_test()
 	stage release build "" -- \
 		-DSHMRING_SANITIZE=
 	# (b) AddressSanitizer + UndefinedBehaviorSanitizer, every test
+	# (the library and its tests; the command, benchmarks, bridge and
+	# examples are tested in the release stage, the fuzzers bring their own
+	# sanitizers and are off here, and the model checks run in the release
+	# stage only)
 	stage asan build-asan "" \
 		ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
 		UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 -- \
-		-DSHMRING_SANITIZE=address,undefined -DSHMRING_BUILD_BENCH=OFF
+		-DSHMRING_SANITIZE=address,undefined -DSHMRING_BUILD_BENCH=OFF \
+		-DSHMRING_BUILD_TOOLS=OFF -DSHMRING_BUILD_EXAMPLES=OFF -DSHMRING_BUILD_BRIDGE=OFF
 	# (c) ThreadSanitizer, threaded tests only: TSan sees races between
 	# threads of one process, not across processes sharing a ring.
 	stage tsan build-tsan threaded \
 		TSAN_OPTIONS=halt_on_error=1 -- \
-		-DSHMRING_SANITIZE=thread -DSHMRING_BUILD_BENCH=OFF
+		-DSHMRING_SANITIZE=thread -DSHMRING_BUILD_BENCH=OFF \
+		-DSHMRING_BUILD_TOOLS=OFF -DSHMRING_BUILD_EXAMPLES=OFF -DSHMRING_BUILD_BRIDGE=OFF
 
 	echo
 	echo "==== dev.sh test: $(($(now) - T0))s in all"
