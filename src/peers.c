@@ -188,8 +188,14 @@ static void claim_entry(shmring *r, int role, unsigned idx, struct sr_role *out)
 	if (SR_EP_STATE(sg) == SR_EP_LIVE) { /* died without closing */
 		if (role == SHMRING_CONSUMER && r->ops->drop_peek_of_dead)
 			r->ops->drop_peek_of_dead(r, e);
-		fold(r, e);
-		dec_live(r, role);
+		/* Free it first: if we die before it is ours, the next owner
+		 * must not reap (and uncount) it a second time. */
+		uint32_t expect = sg;
+		if (atomic_compare_exchange_strong(&e->sg, &expect,
+						   (sg & ~3u) | SR_EP_FREE)) {
+			fold(r, e);
+			dec_live(r, role);
+		}
 	}
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);

@@ -341,10 +341,14 @@ static void rec_drop_peek_of_dead(shmring *r, struct sr_endpoint *dead)
 }
 
 /* Slow path for a consumer that sees no message: is the head blocked by a
- * hole or a CLAIMED record of a dead MP producer? Clear it (see the top). */
+ * hole or a CLAIMED record of a dead MP producer? Clear it (see the top).
+ * SP rings have holes too, of another kind: a consumer that died between
+ * zeroing a record and moving the head leaves zero words behind the head
+ * with the tail past them (an SP producer moves the tail only after its
+ * header is out, so nothing else looks like that). */
 static int rec_stuck(shmring *r, enum sr_dir dir)
 {
-	if (dir != SR_DATA || !multi_producer(r) || r->cons.idx < 0)
+	if (dir != SR_DATA || r->cons.idx < 0)
 		return 0;
 	uint64_t h = ld_relaxed(&r->h->cons.pos), idx = h & r->mask;
 	if (h & 7)

@@ -106,23 +106,23 @@ static int settle(shmring *r, enum sr_dir dir, sr_try_fn fn, void *arg, int64_t 
 		r->seen_epoch[dir] = epoch;
 		force = true;
 	}
-	if (ld_acquire(seen) && ld_acquire(live) == 0) {
-		gone = true;
-	} else {
-		if (!force && now < r->next_live_check)
-			return -EAGAIN;
-		r->next_live_check = now + SR_LIVENESS_NS;
-		if (r->ops->stuck(r, dir) > 0) {
-			rc = fn(r, arg);
-			if (rc != -EAGAIN)
-				return rc;
-		}
-		gone = shmring__side_gone(r, dir);
+	bool hint_gone = ld_acquire(seen) && ld_acquire(live) == 0;
+	if (!hint_gone && !force && now < r->next_live_check)
+		return -EAGAIN;
+	r->next_live_check = now + SR_LIVENESS_NS;
+	if (r->ops->stuck(r, dir) > 0) {
+		rc = fn(r, arg);
+		if (rc != -EAGAIN)
+			return rc;
 	}
+	gone = hint_gone || shmring__side_gone(r, dir);
 	if (!gone)
 		return -EAGAIN;
-	/* What was published before the last peer left is still delivered. */
+	/* What was published before the last peer left is still delivered,
+	 * past any holes the dead left behind. */
 	rc = fn(r, arg);
+	for (int i = 0; i < 64 && rc == -EAGAIN && r->ops->stuck(r, dir) > 0; i++)
+		rc = fn(r, arg);
 	return rc == -EAGAIN ? -EPIPE : rc;
 }
 
