@@ -10,8 +10,7 @@
 
 extern const struct transport tp_floor, tp_ring_spin, tp_ring, tp_ring_block, tp_ring_zc,
 	tp_ring_batch, tp_stream, tp_pipe, tp_unix, tp_unix_dgram, tp_unix_seqpacket, tp_tcp,
-	tp_eventfd, tp_mq, tp_sysv_msg, tp_boost_mq, tp_dpdk, tp_ck, tp_memcpy, tp_zmq,
-	tp_bridge;
+	tp_eventfd, tp_mq, tp_sysv_msg, tp_boost_mq, tp_dpdk, tp_ck, tp_memcpy, tp_zmq, tp_bridge;
 
 const struct transport *const bench_transports[] = {
 	&tp_floor,    &tp_ring_spin,  &tp_ring,           &tp_ring_block,
@@ -51,7 +50,8 @@ const char *const bench_not_built[][2] = {
 	{ "ck", "not built: no Concurrency Kit (libck-dev, ck_ring.h), or SHMRING_BENCH_CK=OFF" },
 #endif
 #ifndef BENCH_HAVE_ZMQ
-	{ "zmq", "not built: no ZeroMQ (libzmq3-dev, pkg-config libzmq), or SHMRING_BENCH_ZMQ=OFF" },
+	{ "zmq",
+	  "not built: no ZeroMQ (libzmq3-dev, pkg-config libzmq), or SHMRING_BENCH_ZMQ=OFF" },
 #endif
 #ifndef BENCH_HAVE_BRIDGE
 	{ "bridge",

@@ -48,6 +48,7 @@ struct sr_ops {
 	size_t (*used)(const struct shmring *r);
 	bool (*readable)(const struct shmring *r); /* something to receive, by a look only */
 	void (*drop_peek_of_dead)(struct shmring *r, struct sr_endpoint *ep); /* at attach */
+	void (*adopt_tail)(struct shmring *r); /* a producer attaches (SP records) */
 };
 
 struct sr_role {

@@ -220,6 +220,8 @@ static void claim_entry(shmring *r, int role, unsigned idx, struct sr_role *out)
 	out->idx = (int)idx;
 	out->gen = gen;
 	out->ep = e;
+	if (role == SHMRING_PRODUCER && r->ops->adopt_tail)
+		r->ops->adopt_tail(r);
 }
 
 static bool multi_side(const shmring *r, int role)

@@ -406,6 +406,46 @@ uint64_t shmring__rec_hole_end(shmring *r, uint64_t h)
 	return end;
 }
 
+/* A new SP producer attaches. Its predecessor may have died after publishing
+ * a record but before moving the tail (or, at the wrap, after the record but
+ * before the padding): walk the tail past whatever is published, so that no
+ * published record is overwritten. Free space reads as zero, so any valid
+ * word at or past the tail was published by the dead producer. */
+static void rec_adopt_tail(shmring *r)
+{
+	if (multi_producer(r))
+		return;
+	uint64_t t = ld_relaxed(&r->h->prod.pos), head = ld_acquire(&r->h->cons.pos);
+	if ((int64_t)(head - t) > 0)
+		t = head; /* the consumer already read past the stored tail */
+	if ((t & 7) || (head & 7))
+		return;
+	while (t - head < r->cap) {
+		uint64_t idx = t & r->mask, w = ld_acquire(word_at(r, t));
+		if (w == 0) {
+			if (idx == 0)
+				break;
+			uint64_t lap = t + (r->cap - idx), w2 = ld_acquire(word_at(r, lap));
+			uint64_t len2 = SR_REC_LEN(w2);
+			if (SR_REC_TYPE(w2) != SR_REC_MSG || len2 > r->max_msg ||
+			    lap - head >= r->cap)
+				break;
+			rc_publish(word_at(r, t), SR_REC_WORD(SR_REC_PAD, r->cap - idx, 0));
+			t = lap;
+			continue;
+		}
+		uint32_t type = SR_REC_TYPE(w), len = SR_REC_LEN(w);
+		uint64_t size = type == SR_REC_MSG ? SR_ALIGN8(SR_REC_HDR + len) : len;
+		if ((type != SR_REC_MSG && type != SR_REC_PAD) ||
+		    (type == SR_REC_MSG && len > r->max_msg) || size < SR_REC_HDR || size % 8 ||
+		    idx + size > r->cap)
+			break;
+		t += size;
+	}
+	st_release(&r->h->prod.pos, t);
+	r->cached_head = head;
+}
+
 static size_t rec_used(const shmring *r)
 {
 	uint64_t head = ld_acquire(&r->h->cons.pos);
@@ -432,4 +472,5 @@ const struct sr_ops shmring__rec_ops = {
 	.stuck = rec_stuck,
 	.used = rec_used,
 	.drop_peek_of_dead = rec_drop_peek_of_dead,
+	.adopt_tail = rec_adopt_tail,
 };

@@ -457,7 +457,6 @@ MODE_TEST(crash, consumer_killed_mid_stream, TMO)
 		memset(seen, 0, sizeof(seen));
 		char b[256];
 		shmring *c = NULL;
-		uint32_t after = 0;
 		for (uint32_t i = 0; i < total; i++) {
 			if (i == kill_at) {
 				/* The consumer is busy in the stream: kill it there. */
@@ -491,7 +490,6 @@ MODE_TEST(crash, consumer_killed_mid_stream, TMO)
 					     "%s: trial %d: message %u delivered twice", M, trial,
 					     seq);
 				seen[seq] = 1;
-				after++;
 			}
 			cr_assert_eq(rc, 0, "%s: send %u: %d (%s)", M, i, rc, t_err(rc));
 		}
@@ -509,7 +507,6 @@ MODE_TEST(crash, consumer_killed_mid_stream, TMO)
 				"%u messages)",
 				M, trial, seq, log->n);
 			seen[seq] = 1;
-			after++;
 		}
 		uint32_t missing = 0;
 		for (uint32_t i = 0; i < total; i++)
@@ -519,7 +516,6 @@ MODE_TEST(crash, consumer_killed_mid_stream, TMO)
 			      M, trial, missing, total, (unsigned long long)dropped);
 		cr_assert_leq(dropped, 1, "%s: trial %d: dropped %llu", M, trial,
 			      (unsigned long long)dropped);
-		(void)after;
 		munmap(log, sizeof(*log));
 		close(ready[0]);
 		close(ready[1]);

@@ -52,7 +52,7 @@ static const char bridge_help[] =
 	"\n"
 	"Options:\n"
 	"  --hwm N            ZeroMQ queue length, in messages (default 1000)\n"
-	"  --batch N          most messages per ring call (default 64)\n"
+	"  --batch N          most messages per ring call (default 256)\n"
 	"  --sockbuf SIZE     kernel socket buffers (K, M suffixes; default: the\n"
 	"                     system's, autotuned)\n"
 	"  --spin SECONDS     spin this long on an empty (out) or full (in) ring\n"
@@ -215,15 +215,15 @@ int cmd_bridge(int argc, char **argv)
 		}
 	}
 	if (!strcmp(verb, "bridge"))
-		return usage_error(verb, argc > 1 ? "'%s' is neither out nor in"
-						  : "out or in is needed%s",
-				   argc > 1 ? argv[1] : "");
+		return usage_error(
+			verb, argc > 1 ? "'%s' is neither out nor in" : "out or in is needed%s",
+			argc > 1 ? argv[1] : "");
 	bool out = !strcmp(verb, "bridge out");
 	if (argc - optind != 2)
 		return usage_error(verb, out ? "wants RING ENDPOINT" : "wants ENDPOINT RING");
 	const char *name = argv[optind + (out ? 0 : 1)];
 	const char *endpoint = argv[optind + (out ? 1 : 0)];
-	char file[NAME_MAX + 1], state_buf[NAME_MAX + 2];
+	char file[NAME_MAX + 1], state_buf[NAME_MAX + 32];
 	if (ring_file_name(name, file, sizeof(file)) < 0)
 		return usage_error(verb, "invalid ring name '%s'", name);
 	if (!*endpoint || *endpoint == '-')
@@ -235,8 +235,11 @@ int cmd_bridge(int argc, char **argv)
 			if (strlen(file) + 12 > NAME_MAX)
 				return usage_error(verb, "the ring name is too long for the "
 							 "default --state: give one");
-			snprintf(state_buf, sizeof(state_buf), "/%s.bridge-%s", file,
-				 out ? "out" : "in");
+			int n = snprintf(state_buf, sizeof(state_buf), "/%s.bridge-%s", file,
+					 out ? "out" : "in");
+			if (n < 0 || (size_t)n >= sizeof(state_buf))
+				return usage_error(verb, "the ring name is too long for the "
+							 "default --state: give one");
 			state = state_buf;
 		} else if (ring_file_name(state, state_buf, sizeof(state_buf)) < 0) {
 			return usage_error(verb, "invalid --state name '%s'", state);
@@ -257,8 +260,12 @@ int cmd_bridge(int argc, char **argv)
 			fprintf(stderr, "shmring: %s ", verb);
 			put_name(stderr, name);
 			fprintf(stderr, ": a stream ring cannot be bridged (message rings only)\n");
+		} else if (rc == -ENODEV) {
+			errorf("%s: %s: %s (a bound endpoint takes an address or an interface "
+			       "name, not a host name: tcp://*:PORT, tcp://ADDRESS:PORT)",
+			       verb, endpoint, strerror(-rc));
 		} else if (rc == -EINVAL || rc == -EPROTONOSUPPORT || rc == -ENOENT ||
-			   rc == -ENODEV || rc == -EADDRINUSE || rc == -EADDRNOTAVAIL) {
+			   rc == -EADDRINUSE || rc == -EADDRNOTAVAIL) {
 			errorf("%s: %s: %s", verb, endpoint, strerror(-rc));
 		} else {
 			errorf("%s: %s", verb, strerror(-rc));
@@ -306,10 +313,11 @@ int cmd_bridge(int argc, char **argv)
 			 (unsigned long long)st.batches, (unsigned long long)st.gaps,
 			 (unsigned long long)st.lost, (unsigned long long)st.sessions,
 			 (unsigned long long)st.unended, (unsigned long long)st.late,
-			 (unsigned long long)st.rejected,
-			 (unsigned long long)st.oversize, st.eos ? "; end of stream" : "");
-		log_line(NULL, st.lost || st.rejected || st.oversize ? SHMRING_BRIDGE_WARN
-								      : SHMRING_BRIDGE_INFO,
+			 (unsigned long long)st.rejected, (unsigned long long)st.oversize,
+			 st.eos ? "; end of stream" : "");
+		log_line(NULL,
+			 st.lost || st.rejected || st.oversize ? SHMRING_BRIDGE_WARN
+							       : SHMRING_BRIDGE_INFO,
 			 m);
 	}
 	shmring_bridge_close(b);

@@ -56,7 +56,7 @@ struct bst {
 		_Atomic int ready[2]; /* 1: ep[d] is set; -1: IN failed */
 		cpu_set_t cpus[2];    /* each side's CPUs, once it is pinned */
 		_Atomic int pinned[2];
-	} *sh;
+	} * sh;
 };
 
 static void sleep_ms(long ms)
@@ -89,7 +89,8 @@ static void bridge_proc(struct bst *s, int d, enum shmring_bridge_dir dir)
 	shmring *r;
 	shmring_bridge *b;
 	int rc = shmring_open_fd(s->fd[d][ring],
-				 dir == SHMRING_BRIDGE_OUT ? SHMRING_CONSUMER : SHMRING_PRODUCER, &r);
+				 dir == SHMRING_BRIDGE_OUT ? SHMRING_CONSUMER : SHMRING_PRODUCER,
+				 &r);
 	if (rc < 0)
 		_exit(3);
 	for (int i = 0; i < 2; i++)
@@ -119,10 +120,14 @@ static void bridge_proc(struct bst *s, int d, enum shmring_bridge_dir dir)
 		struct rusage ru;
 		shmring_bridge_stats(b, &bs);
 		getrusage(RUSAGE_SELF, &ru);
-		fprintf(stderr, "bridge %s dir %d: %llu msgs, %llu batches, %.1f per batch; nvcsw %ld nivcsw %ld; cpu %.3f s\n",
-			dir == SHMRING_BRIDGE_OUT ? "out" : "in", d, (unsigned long long)bs.messages,
-			(unsigned long long)bs.batches, bs.batches ? (double)bs.messages / (double)bs.batches : 0.0,
-			ru.ru_nvcsw, ru.ru_nivcsw, (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6);
+		fprintf(stderr,
+			"bridge %s dir %d: %llu msgs, %llu batches, %.1f per batch; nvcsw %ld nivcsw %ld; cpu %.3f s\n",
+			dir == SHMRING_BRIDGE_OUT ? "out" : "in", d,
+			(unsigned long long)bs.messages, (unsigned long long)bs.batches,
+			bs.batches ? (double)bs.messages / (double)bs.batches : 0.0, ru.ru_nvcsw,
+			ru.ru_nivcsw,
+			(double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+				(double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6);
 	}
 	shmring_bridge_close(b);
 	_exit(rc < 0 ? 5 : 0);
@@ -193,9 +198,11 @@ static int init(void *st, int side)
 	if (sched_getaffinity(0, sizeof(cpu_set_t), &s->sh->cpus[side]) < 0)
 		return -errno;
 	atomic_store(&s->sh->pinned[side], 1);
-	if (d_tx < s->ndir && (rc = shmring_open_fd(s->fd[d_tx][NEAR], SHMRING_PRODUCER, &s->tx)) < 0)
+	if (d_tx < s->ndir &&
+	    (rc = shmring_open_fd(s->fd[d_tx][NEAR], SHMRING_PRODUCER, &s->tx)) < 0)
 		return rc;
-	if (d_rx < s->ndir && (rc = shmring_open_fd(s->fd[d_rx][FAR], SHMRING_CONSUMER, &s->rx)) < 0)
+	if (d_rx < s->ndir &&
+	    (rc = shmring_open_fd(s->fd[d_rx][FAR], SHMRING_CONSUMER, &s->rx)) < 0)
 		return rc;
 	for (int d = 0; d < 2; d++)
 		for (int k = 0; k < 2; k++)

@@ -55,11 +55,10 @@ enum shmring_bridge_level {
 	SHMRING_BRIDGE_INFO = 2,  /* connections, sessions, end of stream */
 };
 
-typedef void (*shmring_bridge_log_fn)(void *arg, enum shmring_bridge_level level,
-				      const char *line);
+typedef void (*shmring_bridge_log_fn)(void *arg, enum shmring_bridge_level level, const char *line);
 
 #define SHMRING_BRIDGE_DEFAULT_HWM 1000  /* ZeroMQ messages queued per side */
-#define SHMRING_BRIDGE_DEFAULT_BATCH 64  /* messages per shmring_recvv/sendv */
+#define SHMRING_BRIDGE_DEFAULT_BATCH 256 /* messages per shmring_recvv/sendv */
 #define SHMRING_BRIDGE_DEFAULT_SPIN_NS 0 /* see spin_ns below */
 
 struct shmring_bridge_config { /* all-zero = defaults */
@@ -67,7 +66,9 @@ struct shmring_bridge_config { /* all-zero = defaults */
 	 * queues make backpressure reach the near ring sooner, and bound what
 	 * a restarted IN side loses. */
 	int hwm;
-	/* Most messages moved by one shmring_recvv / shmring_sendv; 0 = 64. */
+	/* Most messages moved by one shmring_recvv / shmring_sendv; 0 = 256
+	 * (fewer ring calls, so fewer wakeups of the peer, under load; a batch
+	 * never waits to fill). OUT also keeps it under 1 MiB of max_msg slots. */
 	int batch;
 	/* ZMQ_SNDBUF / ZMQ_RCVBUF (the kernel's socket buffers), bytes; 0 =
 	 * the system's default (autotuned). Smaller buffers hold fewer

@@ -24,6 +24,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 void br_log(struct shmring_bridge *b, enum shmring_bridge_level lvl, const char *fmt, ...)
 {
@@ -142,6 +144,22 @@ static const char *endpoint_mode(enum shmring_bridge_dir dir, const char *ep, bo
 	return ep;
 }
 
+/* IPv6 too (a host name may resolve to it, '*' then listens on both),
+ * unless the host is an IPv4 address: then it stays IPv4, and the endpoint
+ * ZeroMQ reports reads tcp://127.0.0.1:PORT, not tcp://[::ffff:127.0.0.1]:PORT. */
+static bool wants_ipv6(const char *ep)
+{
+	if (strncmp(ep, "tcp://", 6))
+		return false;
+	const char *host = ep + 6, *colon = strrchr(host, ':');
+	if (!colon || colon == host)
+		return true;
+	for (const char *p = host; p < colon; p++)
+		if (!(*p == '.' || (*p >= '0' && *p <= '9')))
+			return true;
+	return false;
+}
+
 static int setopt_int(void *s, int opt, int v)
 {
 	return zmq_setsockopt(s, opt, &v, sizeof(v)) < 0 ? -zmq_errno() : 0;
@@ -169,7 +187,7 @@ static int socket_open(struct shmring_bridge *b, const char *endpoint,
 	    (rc = setopt_int(b->sock, ZMQ_SNDTIMEO, BR_WAIT_MS)) < 0 ||
 	    (rc = setopt_int(b->sock, ZMQ_RCVTIMEO, BR_WAIT_MS)) < 0 ||
 	    (rc = setopt_int(b->sock, ZMQ_LINGER, 0)) < 0 ||
-	    (rc = setopt_int(b->sock, ZMQ_IPV6, 1)) < 0 ||
+	    (rc = setopt_int(b->sock, ZMQ_IPV6, wants_ipv6(ep))) < 0 ||
 	    (rc = setopt_int(b->sock, ZMQ_RECONNECT_IVL, 100)) < 0 ||
 	    (rc = setopt_int(b->sock, ZMQ_RECONNECT_IVL_MAX, 2000)) < 0 ||
 	    (rc = setopt_int(b->sock, ZMQ_TCP_KEEPALIVE, 1)) < 0 ||
@@ -191,6 +209,16 @@ static int socket_open(struct shmring_bridge *b, const char *endpoint,
 	size_t n = sizeof(b->endpoint);
 	if (zmq_getsockopt(b->sock, ZMQ_LAST_ENDPOINT, b->endpoint, &n) < 0 || !b->endpoint[0])
 		snprintf(b->endpoint, sizeof(b->endpoint), "%s", ep);
+	/* ZeroMQ leaves a bound ipc:// socket file behind: note which file
+	 * is ours, to remove it at close unless someone has bound it since. */
+	struct stat sb;
+	if (bind && !strncmp(b->endpoint, "ipc://", 6) && b->endpoint[6] == '/' &&
+	    strlen(b->endpoint + 6) < sizeof(b->ipc_path) && stat(b->endpoint + 6, &sb) == 0 &&
+	    S_ISSOCK(sb.st_mode)) {
+		strcpy(b->ipc_path, b->endpoint + 6);
+		b->ipc_dev = sb.st_dev;
+		b->ipc_ino = sb.st_ino;
+	}
 	br_log(b, SHMRING_BRIDGE_INFO, "%s %s", bind ? "listening on" : "connecting to",
 	       b->endpoint);
 	return 0;
@@ -225,6 +253,11 @@ void br_zmq_close(struct shmring_bridge *b)
 			;
 		b->ctx = NULL;
 	}
+	struct stat sb;
+	if (b->ipc_path[0] && stat(b->ipc_path, &sb) == 0 && sb.st_dev == b->ipc_dev &&
+	    sb.st_ino == b->ipc_ino)
+		unlink(b->ipc_path);
+	b->ipc_path[0] = 0;
 }
 
 static void teardown(struct shmring_bridge *b)
@@ -246,8 +279,8 @@ int shmring_bridge_new(enum shmring_bridge_dir dir, shmring *r, const char *endp
 	if (cfg)
 		c = *cfg;
 	if (!r || !endpoint || !*endpoint || !out ||
-	    (dir != SHMRING_BRIDGE_OUT && dir != SHMRING_BRIDGE_IN) || c.hwm < 0 ||
-	    c.batch < 0 || c.sockbuf < 0)
+	    (dir != SHMRING_BRIDGE_OUT && dir != SHMRING_BRIDGE_IN) || c.hwm < 0 || c.batch < 0 ||
+	    c.sockbuf < 0)
 		return -EINVAL;
 	for (int i = 0; i < 4; i++)
 		if (c.reserved[i])
@@ -270,6 +303,7 @@ int shmring_bridge_new(enum shmring_bridge_dir dir, shmring *r, const char *endp
 	b->log = c.log;
 	b->log_arg = c.log_arg;
 	b->cur = -1;
+	b->state_fd = -1;
 
 	int64_t spin = c.spin_ns ? c.spin_ns : SHMRING_BRIDGE_DEFAULT_SPIN_NS;
 	if ((rc = shmring_set_spin(r, spin)) < 0)

@@ -40,11 +40,11 @@
 #define BR_MAXMSG_FLOOR ((int64_t)16 << 20)
 
 struct br_session {
-	uint32_t id;    /* 0 = free entry */
-	uint64_t next;  /* sequence number expected next */
-	uint64_t used;  /* LRU tick */
-	bool ended;     /* its END arrived */
-	bool warned;    /* "replaced session's messages dropped" logged once */
+	uint32_t id;   /* 0 = free entry */
+	uint64_t next; /* sequence number expected next */
+	uint64_t used; /* LRU tick */
+	bool ended;    /* its END arrived */
+	bool warned;   /* "replaced session's messages dropped" logged once */
 };
 
 /* IN's state object (state.c). */
@@ -58,6 +58,8 @@ struct shmring_bridge {
 	char endpoint[512]; /* as ZeroMQ resolved it */
 	char mon_addr[64];
 	bool bound;
+	char ipc_path[256]; /* a bound ipc:// endpoint's file, removed at close */
+	uint64_t ipc_dev, ipc_ino;
 	int batch;
 	int linger_ms;
 	shmring_bridge_log_fn log;
@@ -74,9 +76,9 @@ struct shmring_bridge {
 
 	/* IN */
 	struct br_session sess[BR_SESSIONS];
-	int cur;          /* index of the current session, -1: none yet */
+	int cur; /* index of the current session, -1: none yet */
 	uint64_t tick;
-	zmq_msg_t *msgs;  /* the batch being built: received, not yet in the ring */
+	zmq_msg_t *msgs; /* the batch being built: received, not yet in the ring */
 	struct iovec *out;
 	int nb;           /* messages in it */
 	int bsess;        /* their session index */
@@ -85,6 +87,7 @@ struct shmring_bridge {
 	bool no_consumer; /* "no consumer, holding" logged */
 	struct br_state *state;
 	char *state_name;
+	int state_fd; /* holds the object's lock; -1 none */
 };
 
 /* bridge.c */

@@ -18,8 +18,8 @@
  *
  * Sequence numbers, per session (an OUT side's run, see wire.h):
  *   seq == next   delivered
- *   seq >  next   a gap: seq - next messages lost in transit (a broken
- *                 connection, or this IN side restarted). Logged with its
+ *   seq >  next   a gap: seq - next messages lost in transit (a side
+ *                 restarted, or a connection broke). Logged with its
  *                 size, counted in the stats, and added to the ring's
  *                 `dropped` counter (shmring__drop), so `shmring stat` and
  *                 `shmring ls` on this ring show it.
@@ -58,7 +58,9 @@ int br_in_init(struct shmring_bridge *b, const char *state_name)
 		return rc;
 	b->sent = st.sent;
 	if (state_name && (rc = br_state_open(b, state_name)) < 0) {
-		br_log(b, SHMRING_BRIDGE_ERROR, "state %s: %s", state_name, strerror(-rc));
+		br_log(b, SHMRING_BRIDGE_ERROR, "state %s: %s", state_name,
+		       rc == -EBUSY ? "held by another bridge (give each its own --state)"
+				    : strerror(-rc));
 		return rc;
 	}
 	return 0;
@@ -307,8 +309,7 @@ static int take(struct shmring_bridge *b)
 			       (unsigned long long)b->st.late);
 		return 0;
 	}
-	if (b->nb && (i != b->bsess || h.seq != b->bseq + (uint64_t)b->nb ||
-		      h.seq != s->next))
+	if (b->nb && (i != b->bsess || h.seq != b->bseq + (uint64_t)b->nb || h.seq != s->next))
 		if ((rc = flush(b)) < 0)
 			return rc;
 	if (h.seq > s->next)
@@ -365,7 +366,7 @@ static int finish(struct shmring_bridge *b)
 
 int br_in_run(struct shmring_bridge *b)
 {
-	unsigned last = 0;   /* messages the previous cycle took */
+	unsigned last = 0;    /* messages the previous cycle took */
 	unsigned singles = 0; /* single-message cycles in a row */
 	for (;;) {
 		if (br_stopping(b))

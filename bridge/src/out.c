@@ -60,7 +60,9 @@ int br_out_init(struct shmring_bridge *b, const char *state_name)
 	if (state_name) {
 		int rc = br_out_state_open(b, state_name);
 		if (rc < 0) {
-			br_log(b, SHMRING_BRIDGE_ERROR, "state %s: %s", state_name, strerror(-rc));
+			br_log(b, SHMRING_BRIDGE_ERROR, "state %s: %s", state_name,
+			       rc == -EBUSY ? "held by another bridge (give each its own --state)"
+					    : strerror(-rc));
 			return rc;
 		}
 	}
@@ -120,8 +122,8 @@ static int out_end(struct shmring_bridge *b)
 	       "end of stream: every producer has gone and the ring is drained; session "
 	       "%08x ends after %llu messages",
 	       b->st.session, (unsigned long long)b->st.next_seq);
-	int64_t deadline = b->linger_ms < 0 ? INT64_MAX : shmring__now() +
-							  (int64_t)b->linger_ms * 1000000;
+	int64_t deadline = b->linger_ms < 0 ? INT64_MAX
+					    : shmring__now() + (int64_t)b->linger_ms * 1000000;
 	for (;;) {
 		if (br_monitor(b) & BR_EV_DOWN)
 			return 0;
@@ -173,9 +175,11 @@ int br_out_run(struct shmring_bridge *b)
 					br_log(b, SHMRING_BRIDGE_WARN,
 					       "stopped with %d messages taken from the ring "
 					       "and not sent: they are lost (session %08x, "
-					       "from sequence %llu)",
+					       "from sequence %llu)%s",
 					       n - i, b->st.session,
-					       (unsigned long long)b->st.next_seq);
+					       (unsigned long long)b->st.next_seq,
+					       b->state ? "; a restarted out side counts them"
+							: "");
 				return rc;
 			}
 			b->st.next_seq++;

@@ -96,27 +96,34 @@ static int map_state(struct shmring_bridge *b, const char *name, bool *fresh)
 	int fd = shm_open(name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return -errno;
+	/* One bridge per object: an OFD write lock, held while the bridge
+	 * lives and dropped by the kernel however it ends. */
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
 	struct stat sb;
-	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
-		int e = errno ? errno : EINVAL;
+	int e = 0;
+	if (fcntl(fd, F_OFD_SETLK, &fl) < 0)
+		e = errno == EAGAIN || errno == EACCES ? EBUSY : errno;
+	else if (fstat(fd, &sb) < 0)
+		e = errno;
+	else if (!S_ISREG(sb.st_mode))
+		e = EINVAL;
+	else if ((*fresh = sb.st_size != ST_SIZE) &&
+		 (ftruncate(fd, 0) < 0 || ftruncate(fd, ST_SIZE) < 0))
+		e = errno;
+	struct br_state *s = MAP_FAILED;
+	if (!e &&
+	    (s = mmap(NULL, ST_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) == MAP_FAILED)
+		e = errno;
+	if (!e && !(b->state_name = strdup(name)))
+		e = ENOMEM;
+	if (e) {
+		if (s != MAP_FAILED)
+			munmap(s, ST_SIZE);
 		close(fd);
 		return -e;
-	}
-	*fresh = sb.st_size != ST_SIZE;
-	if ((*fresh && ftruncate(fd, 0) < 0) || (*fresh && ftruncate(fd, ST_SIZE) < 0)) {
-		int e = errno;
-		close(fd);
-		return -e;
-	}
-	struct br_state *s = mmap(NULL, ST_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	close(fd);
-	if (s == MAP_FAILED)
-		return -errno;
-	if (!(b->state_name = strdup(name))) {
-		munmap(s, ST_SIZE);
-		return -ENOMEM;
 	}
 	b->state = s;
+	b->state_fd = fd;
 	return 0;
 }
 
@@ -207,7 +214,14 @@ int br_out_state_open(struct shmring_bridge *b, const char *name)
 	if ((rc = shmring_stat(b->r, &st)) < 0)
 		return rc;
 	struct br_state *s = b->state;
-	if (!fresh && state_ours(b, ST_MAGIC_OUT)) {
+	bool single = st.mode == SHMRING_SPSC || st.mode == SHMRING_MPSC;
+	bool ours = !fresh && state_ours(b, ST_MAGIC_OUT);
+	if (ours && !single) {
+		br_log(b, SHMRING_BRIDGE_WARN,
+		       "the ring takes several consumers (%s): a restarted out side cannot tell "
+		       "what its predecessor took, and starts a new session",
+		       shmring_mode_name(st.mode));
+	} else if (ours) {
 		uint64_t taken = st.received - st_load(&s->mark);
 		b->st.session = (uint32_t)st_load(&s->session);
 		b->st.next_seq = st_load(&s->next) + taken;
@@ -218,7 +232,7 @@ int br_out_state_open(struct shmring_bridge *b, const char *name)
 		       b->st.session, (unsigned long long)b->st.next_seq, name);
 		return 0;
 	}
-	if (!fresh && s->magic == ST_MAGIC_OUT && st_load(&s->session))
+	if (!ours && !fresh && s->magic == ST_MAGIC_OUT && st_load(&s->session))
 		br_log(b, SHMRING_BRIDGE_INFO,
 		       "state %s belonged to an earlier ring of that name: starting afresh", name);
 	state_reset(b, ST_MAGIC_OUT);
@@ -235,10 +249,14 @@ void br_state_close(struct shmring_bridge *b, bool remove)
 		b->state = NULL;
 	}
 	if (b->state_name) {
-		if (remove)
+		if (remove) /* while still locked: no other bridge has it open */
 			shm_unlink(b->state_name);
 		free(b->state_name);
 		b->state_name = NULL;
+	}
+	if (b->state_fd >= 0) {
+		close(b->state_fd);
+		b->state_fd = -1;
 	}
 }
 

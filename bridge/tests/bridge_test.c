@@ -341,8 +341,8 @@ static pid_t start_consumer(uint64_t n)
 	struct iovec v[B];
 	uint64_t expect = 0, received = 0;
 	for (;;) {
-		if (atomic_load(&sh->stall) ||
-		    (received >= atomic_load(&sh->stall_at) && atomic_exchange(&sh->stall, 1) == 0)) {
+		if (atomic_load(&sh->stall) || (received >= atomic_load(&sh->stall_at) &&
+						atomic_exchange(&sh->stall, 1) == 0)) {
 			atomic_store(&sh->stalled, 1);
 			while (atomic_load(&sh->stall))
 				sleep_ms(1);
@@ -630,8 +630,9 @@ static void scenario_million(void)
 	finish(prod, cons, &in, &out, 150, &in_st, &out_st);
 	double dt = now_s() - t0;
 	uint64_t got = atomic_load(&sh->received);
-	check(got == n, "received %" PRIu64 " of %" PRIu64 " messages, in order (%.2f s, %.0f msg/s)",
-	      got, n, dt, (double)got / dt);
+	check(got == n,
+	      "received %" PRIu64 " of %" PRIu64 " messages, in order (%.2f s, %.0f msg/s)", got, n,
+	      dt, (double)got / dt);
 	check(atomic_load(&sh->missing) == 0, "no sequence number missing (%" PRIu64 ")",
 	      atomic_load(&sh->missing));
 	check(atomic_load(&sh->eof), "the consumer saw end of file after the last message");
@@ -662,8 +663,9 @@ static void scenario_eos(void)
 		double t0 = now_s();
 		bool eof = wait_flag(&sh->eof, 20);
 		double dt = now_s() - t0;
-		check(eof, "%" PRIu64 " messages: the far consumer saw end of file %.3f s after "
-			   "the near producer closed",
+		check(eof,
+		      "%" PRIu64 " messages: the far consumer saw end of file %.3f s after "
+		      "the near producer closed",
 		      n, dt);
 		finish(prod, cons, &in, &out, 20, &in_st, &out_st);
 		check(atomic_load(&sh->received) == n && atomic_load(&sh->missing) == 0,
@@ -727,7 +729,8 @@ static void scenario_backpressure(void)
 	finish(prod, cons, &in, &out, 60, &in_st, &out_st);
 	uint64_t got = atomic_load(&sh->received);
 	check(got == n && atomic_load(&sh->missing) == 0,
-	      "after the consumer resumed, all %" PRIu64 " of %" PRIu64 " arrived in order", got, n);
+	      "after the consumer resumed, all %" PRIu64 " of %" PRIu64 " arrived in order", got,
+	      n);
 	check(atomic_load(&sh->prod_waits) > 0, "the producer waited %" PRIu64 " times in all",
 	      atomic_load(&sh->prod_waits));
 	bool okstat = ring_stat(far_name, &fst);
@@ -768,9 +771,8 @@ static void scenario_restart_in(void)
 
 	finish(prod, cons, &in2, &out, 120, &in_st, &out_st);
 	uint64_t got = atomic_load(&sh->received), miss = atomic_load(&sh->missing);
-	check(atomic_load(&sh->expect) == n, "the stream resumed: the last message (%" PRIu64
-					     ") arrived",
-	      n - 1);
+	check(atomic_load(&sh->expect) == n,
+	      "the stream resumed: the last message (%" PRIu64 ") arrived", n - 1);
 	check(got + miss == n, "received %" PRIu64 " + missing %" PRIu64 " = %" PRIu64, got, miss,
 	      n);
 	check(miss > 0, "the restart lost %" PRIu64 " messages in flight, in %" PRIu64 " gap(s)",
@@ -853,8 +855,9 @@ static void scenario_restart_out(void)
 int main(int argc, char **argv)
 {
 	if (argc != 4 && argc != 7) {
-		fprintf(stderr, "usage: %s million|backpressure|restart_in|restart_out|eos tcp|ipc SHMRING\n"
-				"       %s SCENARIO netns SHMRING NS_OUT NS_IN IN_ADDR\n",
+		fprintf(stderr,
+			"usage: %s million|backpressure|restart_in|restart_out|eos tcp|ipc SHMRING\n"
+			"       %s SCENARIO netns SHMRING NS_OUT NS_IN IN_ADDR\n",
 			argv[0], argv[0]);
 		return 2;
 	}

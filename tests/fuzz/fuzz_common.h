@@ -23,7 +23,12 @@
  *  - lengths never exceed max_msg, the caller's buffer, or the request;
  *  - once a data call said -EBADMSG, the handle never again says success or
  *    -EAGAIN on a data call ("permanently broken for this handle");
- *  - no file descriptor outlives the input (shmring_close releases all).
+ *  - pollfd gives the handle's one descriptor, which poll(2) accepts;
+ *  - no file descriptor outlives the input (shmring_close releases all);
+ *  - fuzz_recv_scribble, until its first scribble: the content model below
+ *    (exactly once, in order, intact; no spurious -EAGAIN/-EMSGSIZE/-EBADMSG).
+ *
+ * FZ_TRACE=1 prints every step and its result, to read a crash input by.
  */
 #ifndef SHMRING_FUZZ_COMMON_H
 #define SHMRING_FUZZ_COMMON_H
@@ -35,6 +40,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +64,21 @@ FZ_FN void fz_fail(const char *fmt, ...)
 	va_end(ap);
 	abort();
 }
+
+/* FZ_TRACE=1 in the environment: every step and its result on stderr. */
+FZ_FN bool fz_tracing(void)
+{
+	static int on = -1;
+	if (on < 0)
+		on = getenv("FZ_TRACE") != NULL;
+	return on;
+}
+
+#define fz_trace(...)                                        \
+	do {                                                 \
+		if (fz_tracing())                            \
+			fprintf(stderr, "fz: " __VA_ARGS__); \
+	} while (0)
 
 /* ---- reading the input ---- */
 
@@ -164,16 +185,16 @@ FZ_FN bool fz_is_stream(const shmring *r)
 }
 
 /* Errno sets of API.md, per call family (EINVAL for bad arguments). */
-static const int fz_errs_send[] = {EAGAIN, ETIMEDOUT, EMSGSIZE, EPIPE, EPERM, EBUSY,
-				   EOPNOTSUPP, EBADMSG, EINVAL, EINTR};
-static const int fz_errs_recv[] = {EAGAIN, ETIMEDOUT, EMSGSIZE, EPIPE, EPERM, EBUSY,
-				   EOPNOTSUPP, EBADMSG, EINVAL, EINTR};
-static const int fz_errs_io[] = {EAGAIN, ETIMEDOUT, EPIPE, EPERM, EOPNOTSUPP, EBADMSG,
-				 EINVAL, EINTR, EBUSY};
-static const int fz_errs_done[] = {EINVAL, EBADMSG, EPIPE};
+static const int fz_errs_send[] = { EAGAIN, ETIMEDOUT,  EMSGSIZE, EPIPE,  EPERM,
+				    EBUSY,  EOPNOTSUPP, EBADMSG,  EINVAL, EINTR };
+static const int fz_errs_recv[] = { EAGAIN, ETIMEDOUT,  EMSGSIZE, EPIPE,  EPERM,
+				    EBUSY,  EOPNOTSUPP, EBADMSG,  EINVAL, EINTR };
+static const int fz_errs_io[] = { EAGAIN,  ETIMEDOUT, EPIPE, EPERM, EOPNOTSUPP,
+				  EBADMSG, EINVAL,    EINTR, EBUSY };
+static const int fz_errs_done[] = { EINVAL, EBADMSG, EPIPE };
 /* The producer facing a corrupt head: nothing but "no room" or "corrupt",
  * besides the argument/role answers that come before any shared read. */
-static const int fz_errs_strict[] = {EAGAIN, EBADMSG, EBUSY, EMSGSIZE, EOPNOTSUPP, EPERM};
+static const int fz_errs_strict[] = { EAGAIN, EBADMSG, EBUSY, EMSGSIZE, EOPNOTSUPP, EPERM };
 
 #define FZ_NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -185,9 +206,11 @@ enum {
 	FZ_NO_PEEK = 16,  /* must fail while a peek is outstanding */
 };
 
-FZ_FN void fz_check(struct fz_ep *e, const char *what, long long rc, long long hi,
-		     const int *errs, size_t nerrs, unsigned flags)
+FZ_FN void fz_check(struct fz_ep *e, const char *what, long long rc, long long hi, const int *errs,
+		    size_t nerrs, unsigned flags)
 {
+	fz_trace("%-8s -> %lld%s%s\n", what, rc, rc < 0 ? " " : "",
+		 rc < 0 && rc > -4096 ? strerror((int)-rc) : "");
 	if (rc >= 0) {
 		if (rc > hi)
 			fz_fail("%s returned %lld, more than %lld", what, rc, hi);
@@ -222,24 +245,39 @@ FZ_FN size_t fz_len(const shmring *r, uint8_t sel)
 	if (fz_is_stream(r)) {
 		/* for streams max_msg is the record chunk less its header */
 		switch (sel % 8) {
-		case 0: return 1;
-		case 1: return 7;
-		case 2: return PIPE_BUF;
-		case 3: return PIPE_BUF + 1;
-		case 4: return max;
-		case 5: return 3 * max + 5;
-		case 6: return 0;
-		default: return ((size_t)sel * 2654435761u >> 4) % 20000 + 1;
+		case 0:
+			return 1;
+		case 1:
+			return 7;
+		case 2:
+			return PIPE_BUF;
+		case 3:
+			return PIPE_BUF + 1;
+		case 4:
+			return max;
+		case 5:
+			return 3 * max + 5;
+		case 6:
+			return 0;
+		default:
+			return ((size_t)sel * 2654435761u >> 4) % 20000 + 1;
 		}
 	}
 	switch (sel % 8) {
-	case 0: return 0;
-	case 1: return 1;
-	case 2: return max;
-	case 3: return max + 1;
-	case 4: return max / 2;
-	case 5: return 8;
-	default: return ((size_t)sel * 2654435761u >> 4) % (max + 1);
+	case 0:
+		return 0;
+	case 1:
+		return 1;
+	case 2:
+		return max;
+	case 3:
+		return max + 1;
+	case 4:
+		return max / 2;
+	case 5:
+		return 8;
+	default:
+		return ((size_t)sel * 2654435761u >> 4) % (max + 1);
 	}
 }
 
@@ -253,6 +291,107 @@ static uint8_t *fz_alloc(size_t n, uint8_t fill)
 	return b;
 }
 
+/* ---- the content model (fuzz_recv_scribble, until the first scribble) ----
+ *
+ * While nobody has scribbled on the ring, the contract fixes every result:
+ * one producer handle and one consumer handle, so messages arrive whole,
+ * exactly once and in order, with the bytes that were sent; a sent message
+ * is there for the next recv (not -EAGAIN); an empty ring takes a message;
+ * -EMSGSIZE exactly when the next message is longer than the buffer; never
+ * -EBADMSG. Streams: the bytes come out in the order they went in, a write of
+ * at most PIPE_BUF bytes into an empty stream goes in whole. The first
+ * scribble turns the model off for the rest of the input. */
+
+#define FZ_QMAX 4096
+
+struct fz_model {
+	bool on;
+	uint32_t len[FZ_QMAX], seq[FZ_QMAX];
+	unsigned head, n;
+	uint32_t next_seq;
+	uint64_t wrote, read; /* streams: bytes */
+	/* An aborted claim of a multi-producer or slot ring stays in the ring
+	 * (padding, a skip slot) until the consumer passes it: till then an
+	 * "empty" ring may have no room. Cleared when a receive says -EAGAIN
+	 * on an empty model (the consumer has passed everything). */
+	bool aborted;
+};
+
+static struct fz_model fz_m; /* off unless a target turns it on */
+
+FZ_FN void fz_model_start(void)
+{
+	memset(&fz_m, 0, sizeof(fz_m));
+	fz_m.on = true;
+}
+
+FZ_FN void fz_model_stop(void)
+{
+	fz_m.on = false;
+}
+
+static inline uint8_t fz_msg_byte(uint32_t seq, size_t i)
+{
+	return (uint8_t)(seq * 131u + (uint32_t)i * 7u + 1u);
+}
+
+static inline uint8_t fz_stream_byte(uint64_t k)
+{
+	return (uint8_t)(k * 13u + (k >> 8) + 5u);
+}
+
+FZ_FN void fz_fill_msg(uint8_t *p, size_t len, uint32_t seq)
+{
+	for (size_t i = 0; i < len; i++)
+		p[i] = fz_msg_byte(seq, i);
+}
+
+FZ_FN void fz_model_push(size_t len, uint32_t seq)
+{
+	if (!fz_m.on)
+		return;
+	if (fz_m.n == FZ_QMAX) { /* more than any test ring holds: give up */
+		fz_m.on = false;
+		return;
+	}
+	unsigned at = (fz_m.head + fz_m.n) % FZ_QMAX;
+	fz_m.len[at] = (uint32_t)len;
+	fz_m.seq[at] = seq;
+	fz_m.n++;
+}
+
+/* A message came out (recv, recvv, peek): is it the next one sent? */
+FZ_FN void fz_model_check(const char *what, const uint8_t *p, size_t len)
+{
+	if (!fz_m.on)
+		return;
+	if (!fz_m.n)
+		fz_fail("%s delivered a message of %zu bytes that was never sent", what, len);
+	uint32_t want = fz_m.len[fz_m.head], seq = fz_m.seq[fz_m.head];
+	if (len != want)
+		fz_fail("%s delivered %zu bytes, the next message sent (#%u) has %u", what, len,
+			seq, want);
+	for (size_t i = 0; i < len; i++)
+		if (p[i] != fz_msg_byte(seq, i))
+			fz_fail("%s: byte %zu of message #%u is %#x, was sent as %#x", what, i, seq,
+				p[i], fz_msg_byte(seq, i));
+}
+
+FZ_FN void fz_model_pop(void)
+{
+	if (!fz_m.on || !fz_m.n)
+		return;
+	fz_m.head = (fz_m.head + 1) % FZ_QMAX;
+	fz_m.n--;
+}
+
+/* A data call's failure that an unscribbled ring cannot give. */
+FZ_FN void fz_model_rc(const char *what, long long rc)
+{
+	if (fz_m.on && rc == -EBADMSG)
+		fz_fail("%s said -EBADMSG, but nobody scribbled on the ring", what);
+}
+
 /* ---- one step on a handle ---- */
 
 FZ_FN void fz_send(struct fz_ep *e, uint8_t sel)
@@ -260,15 +399,26 @@ FZ_FN void fz_send(struct fz_ep *e, uint8_t sel)
 	if (!e->r)
 		return;
 	size_t len = fz_len(e->r, sel);
+	fz_trace("send %zu (model: %u queued)\n", len, fz_m.n);
 	uint8_t *b = fz_alloc(len, 0xa5);
+	uint32_t seq = fz_m.next_seq;
+	fz_fill_msg(b, len, seq);
 	int rc = shmring_send(e->r, b, len, 0);
 	free(b);
 	fz_check(e, "send", rc, 0, e->strict ? fz_errs_strict : fz_errs_send,
 		 e->strict ? FZ_NELEM(fz_errs_strict) : FZ_NELEM(fz_errs_send),
 		 FZ_DATA | FZ_NEED_PROD | FZ_NO_CLAIM);
+	fz_model_rc("send", rc);
 	if (rc == 0 && (len > e->r->max_msg || fz_is_stream(e->r)))
 		fz_fail("send of %zu bytes succeeded (max_msg %llu, stream %d)", len,
 			(unsigned long long)e->r->max_msg, fz_is_stream(e->r));
+	if (rc == -EAGAIN && fz_m.on && !fz_m.n && !fz_m.aborted && !e->claim &&
+	    len <= e->r->max_msg)
+		fz_fail("send of %zu bytes into an empty ring said -EAGAIN", len);
+	if (rc == 0) {
+		fz_m.next_seq++;
+		fz_model_push(len, seq);
+	}
 }
 
 FZ_FN void fz_sendv(struct fz_ep *e, uint8_t n, uint8_t sel)
@@ -280,18 +430,24 @@ FZ_FN void fz_sendv(struct fz_ep *e, uint8_t n, uint8_t sel)
 	for (int i = 0; i < cnt; i++) {
 		/* a later message may be too long: sendv stops before it */
 		size_t len = fz_len(e->r, (uint8_t)(sel + 3 * i));
-		v[i].iov_base = fz_alloc(len, (uint8_t)i);
+		v[i].iov_base = fz_alloc(len, 0);
 		v[i].iov_len = len;
+		fz_fill_msg(v[i].iov_base, len, fz_m.next_seq + (uint32_t)i);
 	}
 	int rc = shmring_sendv(e->r, v, cnt, 0);
 	fz_check(e, "sendv", rc, cnt, e->strict ? fz_errs_strict : fz_errs_send,
 		 e->strict ? FZ_NELEM(fz_errs_strict) : FZ_NELEM(fz_errs_send),
 		 FZ_DATA | FZ_NEED_PROD | FZ_NO_CLAIM);
+	fz_model_rc("sendv", rc);
 	if (rc == 0)
 		fz_fail("sendv returned 0: it waits for the first message or fails");
-	for (int i = 0; i < rc; i++)
+	for (int i = 0; i < rc; i++) {
 		if (v[i].iov_len > e->r->max_msg)
 			fz_fail("sendv sent message %d of %zu bytes > max_msg", i, v[i].iov_len);
+		fz_model_push(v[i].iov_len, fz_m.next_seq + (uint32_t)i);
+	}
+	if (rc > 0)
+		fz_m.next_seq += (uint32_t)rc;
 	for (int i = 0; i < cnt; i++)
 		free(v[i].iov_base);
 }
@@ -301,11 +457,16 @@ FZ_FN void fz_claim(struct fz_ep *e, uint8_t sel)
 	if (!e->r)
 		return;
 	size_t len = fz_len(e->r, sel);
+	fz_trace("claim %zu (model: %u queued)\n", len, fz_m.n);
 	void *buf = FZ_SENTINEL;
 	int rc = shmring_claim(e->r, len, &buf, 0);
 	fz_check(e, "claim", rc, 0, e->strict ? fz_errs_strict : fz_errs_send,
 		 e->strict ? FZ_NELEM(fz_errs_strict) : FZ_NELEM(fz_errs_send),
 		 FZ_DATA | FZ_NEED_PROD | FZ_NO_CLAIM);
+	fz_model_rc("claim", rc);
+	if (rc == -EAGAIN && fz_m.on && !fz_m.n && !fz_m.aborted && !e->claim &&
+	    len <= e->r->max_msg)
+		fz_fail("claim of %zu bytes in an empty ring said -EAGAIN", len);
 	if (rc < 0) {
 		if (buf != FZ_SENTINEL)
 			fz_fail("claim failed (%d) but wrote *buf", rc);
@@ -314,7 +475,8 @@ FZ_FN void fz_claim(struct fz_ep *e, uint8_t sel)
 	if (len > e->r->max_msg)
 		fz_fail("claim of %zu > max_msg succeeded", len);
 	fz_check_span(e->r, "claim", buf, len);
-	memset(buf, 0xc1, len); /* the caller may write every claimed byte */
+	/* the caller may write every claimed byte */
+	fz_fill_msg(buf, len, fz_m.next_seq);
 	e->claim = true;
 	e->claim_len = len;
 	e->claim_buf = buf;
@@ -331,10 +493,11 @@ FZ_FN void fz_commit(struct fz_ep *e, uint8_t sel)
 		len = e->claim_len + 1; /* too long: -EINVAL, the claim stays */
 	else
 		len = e->claim_len ? (size_t)sel * 977 % (e->claim_len + 1) : 0;
-	if (e->claim)
-		memset(e->claim_buf, 0xc2, e->claim_len); /* still ours, scribbles or not */
+	if (e->claim) /* still ours, scribbles or not */
+		fz_fill_msg(e->claim_buf, e->claim_len, fz_m.next_seq);
 	int rc = shmring_commit(e->r, len);
 	fz_check(e, "commit", rc, 0, fz_errs_done, FZ_NELEM(fz_errs_done), 0);
+	fz_model_rc("commit", rc);
 	if (!e->claim || len > e->claim_len) {
 		if (rc != -EINVAL)
 			fz_fail("commit(%zu) with %s returned %d, not -EINVAL", len,
@@ -344,6 +507,8 @@ FZ_FN void fz_commit(struct fz_ep *e, uint8_t sel)
 	if (rc == -EINVAL)
 		fz_fail("commit(%zu) of a claim of %zu returned -EINVAL", len, e->claim_len);
 	e->claim = false;
+	if (rc == 0)
+		fz_model_push(len, fz_m.next_seq++);
 }
 
 FZ_FN void fz_abort(struct fz_ep *e)
@@ -360,6 +525,26 @@ FZ_FN void fz_abort(struct fz_ep *e)
 	if (rc == -EINVAL)
 		fz_fail("abort of an outstanding claim returned -EINVAL");
 	e->claim = false;
+	fz_m.aborted = true;
+}
+
+/* A receive failed: could it have, by the model? */
+FZ_FN void fz_model_recv_rc(const char *what, long long rc, size_t cap, bool peeking)
+{
+	if (!fz_m.on)
+		return;
+	fz_model_rc(what, rc);
+	if (peeking)
+		return; /* -EBUSY (checked by fz_check) */
+	if (rc == -EAGAIN && fz_m.n)
+		fz_fail("%s said -EAGAIN with %u message(s) sent and not received", what, fz_m.n);
+	if (rc == -EAGAIN)
+		fz_m.aborted = false;
+	if (rc == -EMSGSIZE && (!fz_m.n || fz_m.len[fz_m.head] <= cap))
+		fz_fail("%s said -EMSGSIZE for a buffer of %zu, next message %u bytes", what, cap,
+			fz_m.n ? fz_m.len[fz_m.head] : 0);
+	if (rc >= 0 && fz_m.n == 0)
+		fz_fail("%s returned %lld from an empty ring", what, rc);
 }
 
 FZ_FN void fz_recv(struct fz_ep *e, uint8_t sel)
@@ -367,10 +552,17 @@ FZ_FN void fz_recv(struct fz_ep *e, uint8_t sel)
 	if (!e->r)
 		return;
 	size_t cap = fz_len(e->r, sel);
+	fz_trace("recv into %zu (model: %u queued)\n", cap, fz_m.n);
 	uint8_t *b = fz_alloc(cap, 0);
 	ssize_t rc = shmring_recv(e->r, b, cap, 0);
 	fz_check(e, "recv", rc, (long long)(cap < e->r->max_msg ? cap : e->r->max_msg),
 		 fz_errs_recv, FZ_NELEM(fz_errs_recv), FZ_DATA | FZ_NEED_CONS | FZ_NO_PEEK);
+	if (e->role & SHMRING_CONSUMER && !fz_is_stream(e->r))
+		fz_model_recv_rc("recv", rc, cap, e->peek);
+	if (rc >= 0) {
+		fz_model_check("recv", b, (size_t)rc);
+		fz_model_pop();
+	}
 	free(b);
 }
 
@@ -389,6 +581,8 @@ FZ_FN void fz_recvv(struct fz_ep *e, uint8_t n, uint8_t sel)
 	int rc = shmring_recvv(e->r, v, cnt, 0);
 	fz_check(e, "recvv", rc, cnt, fz_errs_recv, FZ_NELEM(fz_errs_recv),
 		 FZ_DATA | FZ_NEED_CONS | FZ_NO_PEEK);
+	if (e->role & SHMRING_CONSUMER && !fz_is_stream(e->r))
+		fz_model_recv_rc("recvv", rc, caps[0], e->peek);
 	if (rc == 0)
 		fz_fail("recvv returned 0: it waits for the first message or fails");
 	for (int i = 0; i < cnt; i++) {
@@ -397,8 +591,17 @@ FZ_FN void fz_recvv(struct fz_ep *e, uint8_t n, uint8_t sel)
 				i, v[i].iov_len, caps[i], (unsigned long long)e->r->max_msg);
 		if ((rc < 0 || i >= rc) && v[i].iov_len != caps[i])
 			fz_fail("recvv changed iov_len of unfilled buffer %d (rc %d)", i, rc);
+		if (i < rc) {
+			fz_model_check("recvv", v[i].iov_base, v[i].iov_len);
+			fz_model_pop();
+		}
 		free(v[i].iov_base);
 	}
+	/* It stops early only when the next message does not fit or is not there. */
+	if (fz_m.on && rc > 0 && rc < cnt && fz_m.n && fz_m.len[fz_m.head] <= caps[rc])
+		fz_fail("recvv stopped after %d of %d with message of %u bytes ready for a "
+			"buffer of %zu",
+			rc, cnt, fz_m.len[fz_m.head], caps[rc]);
 }
 
 FZ_FN void fz_peek(struct fz_ep *e)
@@ -410,6 +613,8 @@ FZ_FN void fz_peek(struct fz_ep *e)
 	int rc = shmring_peek(e->r, &msg, &len, 0);
 	fz_check(e, "peek", rc, 0, fz_errs_recv, FZ_NELEM(fz_errs_recv),
 		 FZ_DATA | FZ_NEED_CONS | FZ_NO_PEEK);
+	if (e->role & SHMRING_CONSUMER && !fz_is_stream(e->r))
+		fz_model_recv_rc("peek", rc, SIZE_MAX, e->peek);
 	if (rc < 0) {
 		if (msg != FZ_SENTINEL || len != FZ_SENTINEL_LEN)
 			fz_fail("peek failed (%d) but wrote *msg or *len", rc);
@@ -420,6 +625,7 @@ FZ_FN void fz_peek(struct fz_ep *e)
 			(unsigned long long)e->r->max_msg);
 	fz_check_span(e->r, "peek", msg, len);
 	fz_read(msg, len);
+	fz_model_check("peek", msg, len);
 	e->peek = true;
 	e->peek_msg = msg;
 	e->peek_len = len;
@@ -429,10 +635,13 @@ FZ_FN void fz_release(struct fz_ep *e)
 {
 	if (!e->r)
 		return;
-	if (e->peek)
-		fz_read(e->peek_msg, e->peek_len); /* still readable, scribbles or not */
+	if (e->peek) { /* still readable, scribbles or not; unchanged if none */
+		fz_read(e->peek_msg, e->peek_len);
+		fz_model_check("peek (at release)", e->peek_msg, e->peek_len);
+	}
 	int rc = shmring_release(e->r);
 	fz_check(e, "release", rc, 0, fz_errs_done, FZ_NELEM(fz_errs_done), 0);
+	fz_model_rc("release", rc);
 	if (!e->peek) {
 		if (rc != -EINVAL)
 			fz_fail("release with no peek returned %d, not -EINVAL", rc);
@@ -441,6 +650,7 @@ FZ_FN void fz_release(struct fz_ep *e)
 	if (rc == -EINVAL)
 		fz_fail("release of an outstanding peek returned -EINVAL");
 	e->peek = false;
+	fz_model_pop();
 }
 
 FZ_FN void fz_write(struct fz_ep *e, uint8_t sel)
@@ -448,7 +658,11 @@ FZ_FN void fz_write(struct fz_ep *e, uint8_t sel)
 	if (!e->r)
 		return;
 	size_t n = fz_len(e->r, sel);
+	fz_trace("write %zu (model: %llu unread)\n", n,
+		 (unsigned long long)(fz_m.wrote - fz_m.read));
 	uint8_t *b = fz_alloc(n, 0x77);
+	for (size_t i = 0; i < n; i++)
+		b[i] = fz_stream_byte(fz_m.wrote + i);
 	ssize_t rc = shmring_write(e->r, b, n, 0);
 	free(b);
 	fz_check(e, "write", rc, (long long)n, e->strict ? fz_errs_strict : fz_errs_io,
@@ -460,6 +674,14 @@ FZ_FN void fz_write(struct fz_ep *e, uint8_t sel)
 		fz_fail("write of %zu bytes returned 0", n);
 	if (rc > 0 && n <= PIPE_BUF && (size_t)rc != n)
 		fz_fail("write of %zu <= PIPE_BUF bytes was cut to %zd", n, rc);
+	if (fz_is_stream(e->r)) {
+		fz_model_rc("write", rc);
+		if (fz_m.on && rc == -EAGAIN && n && n <= PIPE_BUF && fz_m.wrote == fz_m.read)
+			fz_fail("write of %zu <= PIPE_BUF bytes into an empty stream said -EAGAIN",
+				n);
+	}
+	if (rc > 0)
+		fz_m.wrote += (uint64_t)rc;
 }
 
 FZ_FN void fz_readop(struct fz_ep *e, uint8_t sel)
@@ -467,13 +689,31 @@ FZ_FN void fz_readop(struct fz_ep *e, uint8_t sel)
 	if (!e->r)
 		return;
 	size_t n = fz_len(e->r, sel);
+	fz_trace("read %zu\n", n);
 	uint8_t *b = fz_alloc(n, 0);
 	ssize_t rc = shmring_read(e->r, b, n, 0);
-	free(b);
 	fz_check(e, "read", rc, (long long)n, fz_errs_io, FZ_NELEM(fz_errs_io),
 		 FZ_DATA | FZ_NEED_CONS);
 	if (!fz_is_stream(e->r) && rc != -EOPNOTSUPP && rc != -EINVAL)
 		fz_fail("read on a message ring returned %zd, not -EOPNOTSUPP", rc);
+	if (fz_m.on && fz_is_stream(e->r) && (e->role & SHMRING_CONSUMER)) {
+		uint64_t have = fz_m.wrote - fz_m.read;
+		fz_model_rc("read", rc);
+		if (rc == -EAGAIN && have && n)
+			fz_fail("read of %zu said -EAGAIN with %llu bytes written and not read", n,
+				(unsigned long long)have);
+		if (rc > 0 && (uint64_t)rc > have)
+			fz_fail("read returned %zd bytes, only %llu were written and not read", rc,
+				(unsigned long long)have);
+		for (ssize_t i = 0; i < rc; i++)
+			if (b[i] != fz_stream_byte(fz_m.read + (uint64_t)i))
+				fz_fail("read: stream byte %llu is %#x, was written as %#x",
+					(unsigned long long)(fz_m.read + (uint64_t)i), b[i],
+					fz_stream_byte(fz_m.read + (uint64_t)i));
+	}
+	if (rc > 0)
+		fz_m.read += (uint64_t)rc;
+	free(b);
 }
 
 FZ_FN void fz_stat(struct fz_ep *e)
@@ -503,9 +743,15 @@ FZ_FN void fz_close(struct fz_ep *e)
 {
 	if (!e->r)
 		return;
+	bool held = e->peek; /* close releases it: consumed */
+	if (e->claim)
+		fz_m.aborted = true; /* close aborts it */
+	fz_trace("close (roles %d)\n", e->role);
 	int rc = shmring_close(e->r);
 	if (rc != 0)
 		fz_fail("close returned %d", rc);
+	if (held)
+		fz_model_pop();
 	fz_ep_init(e, NULL, e->role);
 }
 
@@ -515,6 +761,7 @@ FZ_FN void fz_open(struct fz_ep *e, int fd, int role)
 {
 	shmring *r = FZ_SENTINEL;
 	int rc = shmring_open_fd(fd, role, &r);
+	fz_trace("open_fd(role %d) -> %d\n", role, rc);
 	if (rc > 0 || rc <= -4096)
 		fz_fail("open_fd(role %d) returned %d", role, rc);
 	if (rc < 0) {
@@ -533,6 +780,7 @@ FZ_FN void fz_pollfd(struct fz_ep *e)
 	if (!e->r)
 		return;
 	int fd = shmring_pollfd(e->r);
+	fz_trace("pollfd (roles %d) -> %d\n", e->role, fd);
 	if (fd < 0) {
 		if (fd <= -4096)
 			fz_fail("pollfd returned %d", fd);
@@ -545,7 +793,7 @@ FZ_FN void fz_pollfd(struct fz_ep *e)
 	if (e->pollfd >= 0 && fd != e->pollfd)
 		fz_fail("pollfd returned %d, then %d", e->pollfd, fd);
 	e->pollfd = fd;
-	struct pollfd p = {.fd = fd, .events = POLLIN};
+	struct pollfd p = { .fd = fd, .events = POLLIN };
 	int n = poll(&p, 1, 0);
 	if (n < 0 || (p.revents & (POLLERR | POLLNVAL)))
 		fz_fail("poll of the pollfd: %d, revents %#x", n, p.revents);
@@ -554,8 +802,8 @@ FZ_FN void fz_pollfd(struct fz_ep *e)
 /* ---- the scribbler: a second mapping of the object ---- */
 
 struct fz_seg {
-	int fd;          /* our own descriptor of the object */
-	uint8_t *map;    /* a second mapping, read-write */
+	int fd;       /* our own descriptor of the object */
+	uint8_t *map; /* a second mapping, read-write */
 	size_t size;
 	uint64_t data_off, cap, mask, slot_size; /* geometry, from the first handle */
 };
@@ -615,32 +863,49 @@ FZ_FN uint64_t fz_ep_off(const struct fz_ep *e, int side)
 
 /* The offset of a field (FZ_F_*), 8-byte aligned and inside the object. */
 FZ_FN uint64_t fz_field_off(const struct fz_seg *s, const struct fz_ep *prod,
-			     const struct fz_ep *cons, unsigned field, uint64_t val)
+			    const struct fz_ep *cons, unsigned field, uint64_t val)
 {
 	uint64_t tail = fz_word(s, SR_OFF_PROD), head = fz_word(s, SR_OFF_CONS);
 	uint64_t step = s->slot_size ? 1 : 8;
 	switch (field % FZ_NFIELDS) {
-	case FZ_F_PROD_POS: return SR_OFF_PROD;
-	case FZ_F_PROD_AUX: return SR_OFF_PROD + 8;
-	case FZ_F_CONS_POS: return SR_OFF_CONS;
-	case FZ_F_CONS_AUX: return SR_OFF_CONS + 8;
-	case FZ_F_DWAIT: return SR_OFF_DWAIT;
-	case FZ_F_DWAIT_WANT: return SR_OFF_DWAIT + 8;
-	case FZ_F_RWAIT: return SR_OFF_RWAIT;
-	case FZ_F_RWAIT_WANT: return SR_OFF_RWAIT + 8;
-	case FZ_F_LIVE: return SR_OFF_TOTALS;
-	case FZ_F_SEEN: return SR_OFF_TOTALS + 8;
-	case FZ_F_EP_PROD_SG: return fz_ep_off(prod, SHMRING_PRODUCER);
-	case FZ_F_EP_PROD_RESV: return fz_ep_off(prod, SHMRING_PRODUCER) + 0x30;
-	case FZ_F_EP_CONS_SG: return fz_ep_off(cons, SHMRING_CONSUMER);
-	case FZ_F_EP_CONS_RESV: return fz_ep_off(cons, SHMRING_CONSUMER) + 0x30;
-	case FZ_F_AT_HEAD: return fz_pos_off(s, head);
-	case FZ_F_AT_TAIL: return fz_pos_off(s, tail);
+	case FZ_F_PROD_POS:
+		return SR_OFF_PROD;
+	case FZ_F_PROD_AUX:
+		return SR_OFF_PROD + 8;
+	case FZ_F_CONS_POS:
+		return SR_OFF_CONS;
+	case FZ_F_CONS_AUX:
+		return SR_OFF_CONS + 8;
+	case FZ_F_DWAIT:
+		return SR_OFF_DWAIT;
+	case FZ_F_DWAIT_WANT:
+		return SR_OFF_DWAIT + 8;
+	case FZ_F_RWAIT:
+		return SR_OFF_RWAIT;
+	case FZ_F_RWAIT_WANT:
+		return SR_OFF_RWAIT + 8;
+	case FZ_F_LIVE:
+		return SR_OFF_TOTALS;
+	case FZ_F_SEEN:
+		return SR_OFF_TOTALS + 8;
+	case FZ_F_EP_PROD_SG:
+		return fz_ep_off(prod, SHMRING_PRODUCER);
+	case FZ_F_EP_PROD_RESV:
+		return fz_ep_off(prod, SHMRING_PRODUCER) + 0x30;
+	case FZ_F_EP_CONS_SG:
+		return fz_ep_off(cons, SHMRING_CONSUMER);
+	case FZ_F_EP_CONS_RESV:
+		return fz_ep_off(cons, SHMRING_CONSUMER) + 0x30;
+	case FZ_F_AT_HEAD:
+		return fz_pos_off(s, head);
+	case FZ_F_AT_TAIL:
+		return fz_pos_off(s, tail);
 	case FZ_F_LEN_AT_HEAD:
 		return s->slot_size ? fz_pos_off(s, head) + 8 : fz_pos_off(s, head + 8);
 	case FZ_F_LEN_AT_TAIL:
 		return s->slot_size ? fz_pos_off(s, tail) + 8 : fz_pos_off(s, tail + 8);
-	case FZ_F_AT_TAIL_NEXT: return fz_pos_off(s, tail + step);
+	case FZ_F_AT_TAIL_NEXT:
+		return fz_pos_off(s, tail + step);
 	case FZ_F_HELD:
 		if (prod && prod->r && prod->claim) {
 			uint64_t rec = prod->r->claim_pos;
@@ -655,25 +920,44 @@ FZ_FN uint64_t fz_field_off(const struct fz_seg *s, const struct fz_ep *prod,
 			return fz_pos_off(s, prod->r->w_rec);
 		return fz_pos_off(s, head);
 	case FZ_F_CONFIG:
-	default: return (val % 32) * 8;
+	default:
+		return (val % 32) * 8;
 	}
 }
 
-FZ_FN void fz_scribble_field(struct fz_seg *s, const struct fz_ep *prod,
-			      const struct fz_ep *cons, unsigned field, unsigned how, uint64_t val)
+FZ_FN void fz_scribble_field(struct fz_seg *s, const struct fz_ep *prod, const struct fz_ep *cons,
+			     unsigned field, unsigned how, uint64_t val)
 {
 	uint64_t off = fz_field_off(s, prod, cons, field, val);
 	uint64_t old = fz_word(s, off), v;
+	fz_trace("scribble field %u how %u: word at %#llx was %#llx\n", field % FZ_NFIELDS,
+		 how % FZ_NHOWS, (unsigned long long)off, (unsigned long long)old);
 	switch (how % FZ_NHOWS) {
-	case FZ_H_SET: v = val; break;
-	case FZ_H_ADD: v = old + (uint64_t)(int64_t)(int8_t)val; break;
-	case FZ_H_XOR_BIT: v = old ^ ((uint64_t)1 << (val % 64)); break;
-	case FZ_H_LAP: v = old + (uint64_t)((int64_t)(val % 5) - 2) * s->cap; break;
-	case FZ_H_ZERO: v = 0; break;
-	case FZ_H_ONES: v = ~(uint64_t)0; break;
-	case FZ_H_COPY_TAIL: v = fz_word(s, SR_OFF_PROD) + (uint64_t)(int64_t)(int8_t)val; break;
+	case FZ_H_SET:
+		v = val;
+		break;
+	case FZ_H_ADD:
+		v = old + (uint64_t)(int64_t)(int8_t)val;
+		break;
+	case FZ_H_XOR_BIT:
+		v = old ^ ((uint64_t)1 << (val % 64));
+		break;
+	case FZ_H_LAP:
+		v = old + (uint64_t)((int64_t)(val % 5) - 2) * s->cap;
+		break;
+	case FZ_H_ZERO:
+		v = 0;
+		break;
+	case FZ_H_ONES:
+		v = ~(uint64_t)0;
+		break;
+	case FZ_H_COPY_TAIL:
+		v = fz_word(s, SR_OFF_PROD) + (uint64_t)(int64_t)(int8_t)val;
+		break;
 	case FZ_H_COPY_HEAD:
-	default: v = fz_word(s, SR_OFF_CONS) + (uint64_t)(int64_t)(int8_t)val; break;
+	default:
+		v = fz_word(s, SR_OFF_CONS) + (uint64_t)(int64_t)(int8_t)val;
+		break;
 	}
 	fz_set_word(s, off, v);
 }
@@ -683,6 +967,7 @@ FZ_FN void fz_scribble_raw(struct fz_seg *s, uint16_t off16, uint64_t val)
 	if (s->size < 8)
 		return;
 	size_t off = (size_t)(((uint64_t)off16 * (s->size - 7)) >> 16);
+	fz_trace("scribble raw at %#zx := %#llx\n", off, (unsigned long long)val);
 	memcpy(s->map + off, &val, 8); /* any alignment: a peer may write anything */
 }
 

@@ -54,7 +54,7 @@ static int image_fd(const uint8_t *data, size_t size)
 /* A fixed schedule, bounded: every call takes timeout 0. */
 static void exercise(struct fz_ep *e)
 {
-	static const uint8_t sels[] = {0, 1, 2, 3, 4, 5, 6, 9, 77, 200};
+	static const uint8_t sels[] = { 0, 1, 2, 3, 4, 5, 6, 9, 77, 200 };
 	fz_stat(e);
 	fz_pollfd(e); /* armed: each -EAGAIN below re-arms it (poll.c) */
 	/* consumer first: whatever the image holds */
@@ -93,8 +93,8 @@ static void exercise(struct fz_ep *e)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const int roles[] = {SHMRING_OBSERVER, SHMRING_CONSUMER, SHMRING_PRODUCER,
-				    SHMRING_PRODUCER | SHMRING_CONSUMER};
+	static const int roles[] = { SHMRING_OBSERVER, SHMRING_CONSUMER, SHMRING_PRODUCER,
+				     SHMRING_PRODUCER | SHMRING_CONSUMER };
 	if (size > FZ_OPEN_MAX)
 		return -1; /* not added to the corpus */
 	int fd = image_fd(data, size);

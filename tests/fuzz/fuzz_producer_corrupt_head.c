@@ -21,12 +21,12 @@
 
 #define FZ_MAX_STEPS 256
 
-static const unsigned fields[] = {FZ_F_CONS_POS, FZ_F_PROD_POS,     FZ_F_AT_HEAD,
-				  FZ_F_AT_TAIL,  FZ_F_AT_TAIL_NEXT, FZ_F_LEN_AT_TAIL};
+static const unsigned fields[] = { FZ_F_CONS_POS, FZ_F_PROD_POS,     FZ_F_AT_HEAD,
+				   FZ_F_AT_TAIL,  FZ_F_AT_TAIL_NEXT, FZ_F_LEN_AT_TAIL };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct fz_in in = {data, size};
+	struct fz_in in = { data, size };
 	struct shmring_config cfg;
 	if (size < 1)
 		return 0;
@@ -40,7 +40,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			cfg.flags, cfg.capacity, rc);
 	fz_ep_init(&prod, r, SHMRING_PRODUCER);
 	prod.strict = true;
-	struct fz_seg seg = {.fd = -1};
+	struct fz_seg seg = { .fd = -1 };
 	if (fz_seg_init(&seg, prod.r) < 0)
 		fz_fail("second mapping: %s", strerror(errno));
 
@@ -61,18 +61,33 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (int steps = 0; fz_more(&in) && steps < FZ_MAX_STEPS; steps++) {
 		uint8_t op = fz_u8(&in) % FZ_NOPS;
 		switch (op) {
-		case FZ_SEND: fz_send(&prod, fz_u8(&in)); break;
+		case FZ_SEND:
+			fz_send(&prod, fz_u8(&in));
+			break;
 		case FZ_SENDV: {
 			uint8_t k = fz_u8(&in);
 			fz_sendv(&prod, k, fz_u8(&in));
 			break;
 		}
-		case FZ_CLAIM: fz_claim(&prod, fz_u8(&in)); break;
-		case FZ_COMMIT: fz_commit(&prod, fz_u8(&in)); break;
-		case FZ_ABORT: fz_abort(&prod); break;
-		case FZ_WRITE: fz_write(&prod, fz_u8(&in)); break;
-		case FZ_STAT: fz_stat(&prod); break;
-		case FZ_POLL: fz_u8(&in); fz_pollfd(&prod); break;
+		case FZ_CLAIM:
+			fz_claim(&prod, fz_u8(&in));
+			break;
+		case FZ_COMMIT:
+			fz_commit(&prod, fz_u8(&in));
+			break;
+		case FZ_ABORT:
+			fz_abort(&prod);
+			break;
+		case FZ_WRITE:
+			fz_write(&prod, fz_u8(&in));
+			break;
+		case FZ_STAT:
+			fz_stat(&prod);
+			break;
+		case FZ_POLL:
+			fz_u8(&in);
+			fz_pollfd(&prod);
+			break;
 		case FZ_SCRIB: {
 			unsigned f = fields[fz_u8(&in) % FZ_NELEM(fields)];
 			uint8_t how = fz_u8(&in);

@@ -108,14 +108,14 @@ enum fz_field {
 
 /* How FZ_SCRIB rewrites the field. */
 enum fz_how {
-	FZ_H_SET = 0,    /* = val */
-	FZ_H_ADD,        /* += (int8_t)val (a small step either way) */
-	FZ_H_XOR_BIT,    /* ^= 1 << (val % 64) */
-	FZ_H_LAP,        /* += ((val % 5) - 2) * capacity (in positions) */
-	FZ_H_ZERO,       /* = 0 */
-	FZ_H_ONES,       /* = ~0 */
-	FZ_H_COPY_TAIL,  /* = the tail (producer position) + (int8_t)val */
-	FZ_H_COPY_HEAD,  /* = the head (consumer position) + (int8_t)val */
+	FZ_H_SET = 0,   /* = val */
+	FZ_H_ADD,       /* += (int8_t)val (a small step either way) */
+	FZ_H_XOR_BIT,   /* ^= 1 << (val % 64) */
+	FZ_H_LAP,       /* += ((val % 5) - 2) * capacity (in positions) */
+	FZ_H_ZERO,      /* = 0 */
+	FZ_H_ONES,      /* = ~0 */
+	FZ_H_COPY_TAIL, /* = the tail (producer position) + (int8_t)val */
+	FZ_H_COPY_HEAD, /* = the head (consumer position) + (int8_t)val */
 	FZ_NHOWS
 };
 

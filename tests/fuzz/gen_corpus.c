@@ -56,8 +56,8 @@ static void check(int rc, const char *what)
 
 static void put(int target, const char *name, const void *buf, size_t len)
 {
-	static const char *const dirs[3] = {"fuzz_open", "fuzz_recv_scribble",
-					    "fuzz_producer_corrupt_head"};
+	static const char *const dirs[3] = { "fuzz_open", "fuzz_recv_scribble",
+					     "fuzz_producer_corrupt_head" };
 	char path[4096];
 	snprintf(path, sizeof(path), "%s/%s/%s", outdir, dirs[target], name);
 	FILE *f = fopen(path, "wb");
@@ -68,8 +68,8 @@ static void put(int target, const char *name, const void *buf, size_t len)
 
 /* ---- segment images (fuzz_open) ---- */
 
-static const char *const kind_names[FZ_NKINDS] = {"spsc", "mpsc", "spmc", "mpmc",
-						  "stream-spsc", "stream-mpsc"};
+static const char *const kind_names[FZ_NKINDS] = { "spsc", "mpsc",        "spmc",
+						   "mpmc", "stream-spsc", "stream-mpsc" };
 
 /* The same rings as fz_config() in fuzz_common.h. */
 static void config(enum fz_kind kind, int big, struct shmring_config *c)
@@ -329,16 +329,17 @@ static void scripts_random(unsigned count)
 {
 	uint64_t x = 0x9e3779b97f4a7c15ull;
 	for (unsigned i = 0; i < count; i++) {
-		struct script s = {.n = 0};
+		struct script s = { .n = 0 };
 		char name[64];
 		s_byte(&s, i % (2 * FZ_NKINDS));
 		for (int j = 0; j < 48; j++) {
 			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
 			/* calls only, well formed: the fuzzer adds the scribbles */
 			static const int nargs[FZ_STAT + 1] = {
-				[FZ_SEND] = 1, [FZ_SENDV] = 2, [FZ_CLAIM] = 1, [FZ_COMMIT] = 1,
-				[FZ_WRITE] = 1, [FZ_RECV] = 1, [FZ_RECVV] = 2, [FZ_READ] = 1,
-				[FZ_STAT] = 1};
+				[FZ_SEND] = 1,   [FZ_SENDV] = 2, [FZ_CLAIM] = 1,
+				[FZ_COMMIT] = 1, [FZ_WRITE] = 1, [FZ_RECV] = 1,
+				[FZ_RECVV] = 2,  [FZ_READ] = 1,  [FZ_STAT] = 1
+			};
 			unsigned op = FZ_SEND + (unsigned)(x % (FZ_STAT + 1));
 			s_byte(&s, op);
 			for (int a = 0; a < nargs[op]; a++)
@@ -406,8 +407,8 @@ int main(int argc, char **argv)
 	if (argc != 2)
 		die("usage: gen_corpus DIR");
 	outdir = argv[1];
-	static const char *const subs[] = {"", "/fuzz_open", "/fuzz_recv_scribble",
-					   "/fuzz_producer_corrupt_head"};
+	static const char *const subs[] = { "", "/fuzz_open", "/fuzz_recv_scribble",
+					    "/fuzz_producer_corrupt_head" };
 	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
 		char path[4096];
 		snprintf(path, sizeof(path), "%s%s", outdir, subs[i]);
@@ -426,7 +427,7 @@ int main(int argc, char **argv)
 		}
 	}
 	scripts_random(8);
-	printf("gen_corpus: %u images, %u scribble scripts, %u producer scripts in %s\n",
-	       nfiles[0], nfiles[1], nfiles[2], outdir);
+	printf("gen_corpus: %u images, %u scribble scripts, %u producer scripts in %s\n", nfiles[0],
+	       nfiles[1], nfiles[2], outdir);
 	return 0;
 }

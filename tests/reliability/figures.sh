@@ -51,7 +51,7 @@ echo
 echo "==== totals"
 # Sum the first number after a keyword on the lines of one family.
 awk '
-function num(s) { gsub(",", "", s); return s + 0 }
+function num(s) { gsub(/[^0-9]/, "", s); return s + 0 }
 function c(n,    s, r) {
 	s = sprintf("%d", n); r = ""
 	while (length(s) > 3) { r = "," substr(s, length(s) - 2) r; s = substr(s, 1, length(s) - 3) }

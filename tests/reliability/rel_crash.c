@@ -981,10 +981,150 @@ out:
 	return bad;
 }
 
+/* ---- a waiter killed in its sleep -------------------------------------------------------- */
+
+/* A victim sleeps in a blocking call (spin 0): a consumer on an empty ring, a
+ * producer on a full one. It is killed while asleep. Then nobody sleeps on
+ * the ring any more, so shmring_stat must say so, and messages that move
+ * while both sides keep up must cost no futex wake (API.md: no system calls
+ * while the other side keeps up). */
+static int sleeper_trial(const struct group *g, int role, uint64_t *left_out, uint64_t *wakes_out)
+{
+	G = g;
+	const char *rn = role == SHMRING_PRODUCER ? "producer" : "consumer";
+	struct shmring_config cfg = {.mode = g->mode, .capacity = 4096};
+	if (g->stream)
+		cfg.flags = SHMRING_STREAM;
+	else
+		cfg.max_msg = 64;
+	ring_name = rel_newname("crash");
+	shmring *obs = NULL;
+	int rc = shmring_create(ring_name, &cfg, SHMRING_OBSERVER, &obs), bad = 0, st;
+	if (rc < 0) {
+		fprintf(stderr, "FAIL sleepers %s: create: %d\n", g->name, rc);
+		return 1;
+	}
+	pid_t v = rel_fork();
+	if (v == 0) {
+		shmring *r = NULL;
+		char b[64] = {0};
+		if (shmring_open(ring_name, role, &r) < 0)
+			_exit(2);
+		shmring_set_spin(r, 0);
+		if (role == SHMRING_PRODUCER) {
+			if (g->stream)
+				while (shmring_write(r, b, sizeof(b), 0) > 0) {
+				}
+			else
+				while (shmring_send(r, b, sizeof(b), 0) == 0) {
+				}
+			if (g->stream)
+				shmring_write(r, b, sizeof(b), -1);
+			else
+				shmring_send(r, b, sizeof(b), -1);
+		} else if (g->stream) {
+			shmring_read(r, b, sizeof(b), -1);
+		} else {
+			shmring_recv(r, b, sizeof(b), -1);
+		}
+		_exit(3);
+	}
+	struct shmring_stat s;
+	int64_t until = rel_now() + 5 * REL_SEC;
+	do {
+		rel_sleep_ms(2);
+		shmring_stat(obs, &s);
+	} while (s.sleepers == 0 && rel_now() < until);
+	if (s.sleepers == 0) {
+		fprintf(stderr, "FAIL sleepers %s %s: the victim never slept\n", g->name, rn);
+		bad = 1;
+	}
+	rel_sleep_ms(20);
+	kill(v, SIGKILL);
+	rel_reap(v, 5000, &st);
+	until = rel_now() + REL_SEC;
+	do {
+		rel_sleep_ms(5);
+		shmring_stat(obs, &s);
+	} while (s.sleepers && rel_now() < until);
+	*left_out += s.sleepers;
+	if (s.sleepers) {
+		fprintf(stderr, "FAIL sleepers %s %s: %u sleeper(s) still counted 1 s after the only "
+				"waiter was killed\n",
+			g->name, rn, s.sleepers);
+		bad = 1;
+	}
+	/* A fresh pair that keeps up with itself: no futex wake. */
+	shmring *p = NULL, *c = NULL;
+	rc = shmring_open(ring_name, SHMRING_CONSUMER, &c);
+	if (rc == 0)
+		rc = shmring_open(ring_name, SHMRING_PRODUCER, &p);
+	if (rc < 0) {
+		fprintf(stderr, "FAIL sleepers %s %s: fresh endpoints: %d (%s)\n", g->name, rn, rc,
+			rel_err(rc));
+		bad = 1;
+	} else {
+		char b[64] = {0}, in[256];
+		if (g->stream)
+			while (shmring_read(c, in, sizeof(in), 0) > 0) {
+			}
+		else
+			while (shmring_recv(c, in, sizeof(in), 0) >= 0) {
+			}
+		shmring_stat(obs, &s);
+		uint64_t w0 = s.wakeups;
+		for (int i = 0; i < 100; i++) {
+			long a = g->stream ? shmring_write(p, b, sizeof(b), 0) : shmring_send(p, b, sizeof(b), 0);
+			long z = g->stream ? shmring_read(c, in, sizeof(in), 0)
+					   : shmring_recv(c, in, sizeof(in), 0);
+			if (a < 0 || z < 0) {
+				fprintf(stderr, "FAIL sleepers %s %s: message %d: %ld / %ld\n", g->name, rn,
+					i, a, z);
+				bad = 1;
+				break;
+			}
+		}
+		shmring_stat(obs, &s);
+		*wakes_out += s.wakeups - w0;
+		if (s.wakeups != w0) {
+			fprintf(stderr, "FAIL sleepers %s %s: %" PRIu64 " futex wakes for 100 messages "
+					"with nobody asleep\n",
+				g->name, rn, (uint64_t)(s.wakeups - w0));
+			bad = 1;
+		}
+	}
+	if (p)
+		shmring_close(p);
+	if (c)
+		shmring_close(c);
+	shmring_close(obs);
+	rel_unlink(ring_name);
+	return bad;
+}
+
+static int sleepers(void)
+{
+	int bad = 0, n = 0;
+	uint64_t left = 0, wakes = 0;
+	for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++)
+		for (int role = SHMRING_PRODUCER; role <= SHMRING_CONSUMER; role++, n++)
+			bad |= sleeper_trial(&groups[i], role, &left, &wakes);
+	rel_figure("crash sleepers: %d waiters killed asleep (all modes, streams, both roles): %s "
+		   "sleepers left counted, %s futex wakes in 100-message exchanges after%s",
+		   n, rel_commas(left), rel_commas(wakes), bad ? " [FAILURES]" : "");
+	return bad;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc >= 2 && !strcmp(argv[1], "sleepers")) {
+		unsetenv("SHMRING_CRASH_AT");
+		rel_init(600);
+		return sleepers();
+	}
 	if (argc < 2) {
-		fprintf(stderr, "usage: rel_crash <spsc|mpsc|spmc|mpmc|stream> [POINT] [-v]\n");
+		fprintf(stderr, "usage: rel_crash <spsc|mpsc|spmc|mpmc|stream> [POINT] [-v]\n"
+				"       rel_crash sleepers\n");
 		return 2;
 	}
 	for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++)
@@ -1038,11 +1178,16 @@ int main(int argc, char **argv)
 	unsigned points = 0;
 	for (unsigned p = 0; p < SR_CP_COUNT; p++)
 		points += t.reached_by_point[p] != 0;
-	rel_figure("crash %s: %s kills survived at %u crash points, %s messages checked, 0 lost, "
-		   "0 duplicated (%s dropped-counted, %s copied by a dying consumer, %s in-flight "
-		   "messages of a dying producer delivered)%s",
-		   G->name, rel_commas(t.kills), points, rel_commas(t.messages), rel_commas(t.dropped),
-		   rel_commas(t.vanished_into_victim), rel_commas(t.inflight_delivered),
-		   t.failures ? " [FAILURES]" : "");
+	char verdict[64];
+	if (t.failures)
+		snprintf(verdict, sizeof(verdict), "%u trials FAILED", t.failures);
+	else
+		snprintf(verdict, sizeof(verdict), "0 lost, 0 duplicated");
+	rel_figure("crash %s: %s kills survived at %u crash points, %s messages checked, %s (%s "
+		   "dropped-counted, %s copied by a dying consumer, %s in-flight messages of a dying "
+		   "producer delivered)%s",
+		   G->name, rel_commas(t.kills), points, rel_commas(t.messages), verdict,
+		   rel_commas(t.dropped), rel_commas(t.vanished_into_victim),
+		   rel_commas(t.inflight_delivered), t.failures ? " [FAILURES]" : "");
 	return t.failures ? 1 : 0;
 }

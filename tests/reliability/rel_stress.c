@@ -34,37 +34,41 @@ struct scase {
 	int futex;                  /* spin 0, random pauses; run to a wakeup count */
 	uint64_t ci_wake, full_wake;/* sleep/wake cycles (shmring_stat.wakeups) */
 	const char *what;
+	int room;  /* tiny rings: exactly this many max-size messages fit (0: not checked) */
+	int stall; /* watchdog self-test: the consumers are stopped (SIGSTOP) after 1 s */
 };
 
 static const struct scase cases[] = {
 	{"spsc", SHMRING_SPSC, 1, 1, 65536, 1024, 16, 1024, 3000000, 50000000, 0, 0, 0, 0,
-	 "SPSC 1x1, 64 KiB ring"},
+	 "SPSC 1x1, 64 KiB ring", 0, 0},
 	{"tiny1", SHMRING_SPSC, 1, 1, 256, 120, 88, 120, 300000, 5000000, 0, 0, 0, 0,
-	 "SPSC 1x1, 256-byte ring, messages of 88..120 bytes: room for 1 at every wrap, 2 between"},
+	 "SPSC 1x1, 256-byte ring, messages of 88..120 bytes: room for 1 at every wrap, 2 between", 0, 0},
 	{"tiny2", SHMRING_SPSC, 1, 1, 256, 120, 120, 120, 300000, 5000000, 0, 0, 0, 0,
-	 "SPSC 1x1, 256-byte ring, every message 120 bytes: room for exactly 2"},
+	 "SPSC 1x1, 256-byte ring, every message 120 bytes: room for exactly 2", 2, 0},
 	{"mpsc", SHMRING_MPSC, 4, 1, 16384, 512, 16, 512, 1600000, 20000000, 0, 0, 0, 0,
-	 "MPSC 4x1, 16 KiB ring"},
+	 "MPSC 4x1, 16 KiB ring", 0, 0},
 	{"spmc", SHMRING_SPMC, 1, 4, 16384, 240, 16, 240, 1600000, 20000000, 0, 0, 0, 0,
-	 "SPMC 1x4, 64 slots"},
+	 "SPMC 1x4, 64 slots", 0, 0},
 	{"mpmc4", SHMRING_MPMC, 4, 4, 16384, 240, 16, 240, 1600000, 20000000, 0, 0, 0, 0,
-	 "MPMC 4x4, 64 slots"},
+	 "MPMC 4x4, 64 slots", 0, 0},
 	{"mpmc8", SHMRING_MPMC, 8, 8, 512, 48, 16, 48, 400000, 10000000, 0, 0, 0, 0,
-	 "MPMC 8x8 on a ring of 8 slots"},
-	{"slots2", SHMRING_MPMC, 2, 2, 128, 48, 16, 48, 200000, 5000000, 0, 0, 0, 0,
-	 "MPMC 2x2 on a ring of 2 slots"},
+	 "MPMC 8x8 on a ring of 8 slots", 8, 0},
+	{"slots2", SHMRING_MPMC, 2, 2, 256, 112, 16, 112, 200000, 5000000, 0, 0, 0, 0,
+	 "MPMC 2x2 on a ring of 2 slots", 2, 0},
 	{"wrap-spsc", SHMRING_SPSC, 1, 1, 4096, 200, 16, 200, 400000, 10000000, 1, 0, 0, 0,
-	 "SPSC 1x1, positions started 3 laps below 2^64"},
+	 "SPSC 1x1, positions started 3 laps below 2^64", 0, 0},
 	{"wrap-mpsc", SHMRING_MPSC, 3, 1, 4096, 200, 16, 200, 400000, 10000000, 1, 0, 0, 0,
-	 "MPSC 3x1, positions started 3 laps below 2^64"},
+	 "MPSC 3x1, positions started 3 laps below 2^64", 0, 0},
 	{"wrap-spmc", SHMRING_SPMC, 1, 3, 4096, 240, 16, 240, 400000, 10000000, 1, 0, 0, 0,
-	 "SPMC 1x3, positions started 3 laps below 2^64"},
+	 "SPMC 1x3, positions started 3 laps below 2^64", 0, 0},
 	{"wrap-mpmc", SHMRING_MPMC, 3, 3, 4096, 240, 16, 240, 400000, 10000000, 1, 0, 0, 0,
-	 "MPMC 3x3, positions started 3 laps below 2^64"},
+	 "MPMC 3x3, positions started 3 laps below 2^64", 0, 0},
 	{"futex-spsc", SHMRING_SPSC, 1, 1, 4096, 256, 16, 256, 20000000, 200000000, 0, 1, 100000,
-	 1000000, "SPSC 1x1, spin 0, random pauses on both sides"},
+	 1000000, "SPSC 1x1, spin 0, random pauses on both sides", 0, 0},
 	{"futex-mpmc", SHMRING_MPMC, 2, 2, 4096, 240, 16, 240, 20000000, 200000000, 0, 1, 100000,
-	 1000000, "MPMC 2x2, spin 0, random pauses on both sides"},
+	 1000000, "MPMC 2x2, spin 0, random pauses on both sides", 0, 0},
+	{"watchdog", SHMRING_SPSC, 1, 1, 4096, 200, 16, 200, 100000000, 100000000, 0, 0, 0, 0,
+	 "self-test: the consumer is stopped after 1 s; the watchdog must fail the run", 0, 1},
 };
 #define NCASES ((int)(sizeof(cases) / sizeof(cases[0])))
 
@@ -296,9 +300,8 @@ static int run(const struct scase *k)
 {
 	K = k;
 	uint64_t total = rel_scaled(k->ci, k->full);
-	uint64_t wake_target = k->futex ? rel_scaled(k->ci_wake, k->full_wake) : 0;
-	if (k->futex && !rel_long() && REL_SANITIZED)
-		wake_target = k->ci_wake / 4;
+	/* at least 100,000 sleep/wake cycles, sanitizer or not */
+	uint64_t wake_target = k->futex ? (rel_long() ? k->full_wake : k->ci_wake) : 0;
 	per_prod = (total + (uint64_t)k->P - 1) / (uint64_t)k->P;
 	S = rel_shared(sizeof(*S));
 	rel_rep = &S->rep;
@@ -315,6 +318,22 @@ static int run(const struct scase *k)
 	}
 	struct shmring_stat st0;
 	shmring_stat(obs, &st0);
+	/* How many messages of the largest size fit, on an anonymous twin. */
+	int fit = 0;
+	{
+		shmring *twin = NULL;
+		static uint8_t big[4096];
+		if (shmring_create_anon(&cfg, SHMRING_PRODUCER, &twin) == 0) {
+			while (fit < 100000 && shmring_send(twin, big, k->hi, 0) == 0)
+				fit++;
+			shmring_close(twin);
+		}
+		if (k->room && fit != k->room) {
+			fprintf(stderr, "FAIL %s: %d messages of %u bytes fit in the ring, want %d\n",
+				k->name, fit, k->hi, k->room);
+			return 1;
+		}
+	}
 	uint64_t start_pos = 0;
 	if (k->wrap) {
 		start_pos = rel_set_positions_near_wrap(ring_name, 3, 5);
@@ -324,9 +343,9 @@ static int run(const struct scase *k)
 		}
 	}
 	printf("%s: %s; %s messages of %u..%u bytes, %d producer(s) x %d consumer(s); ring %zu "
-	       "bytes (max_msg %zu)\n",
+	       "bytes (max_msg %zu), %d messages of %u bytes fit\n",
 	       k->name, k->what, rel_commas(per_prod * (uint64_t)k->P), k->lo, k->hi, k->P, k->C,
-	       st0.capacity, st0.max_msg);
+	       st0.capacity, st0.max_msg, fit, k->hi);
 	if (k->wrap)
 		printf("  start position %#" PRIx64 " (2^64 - %" PRIu64 ")\n", start_pos,
 		       (uint64_t)0 - start_pos);
@@ -354,6 +373,7 @@ static int run(const struct scase *k)
 	last_change = t0;
 	uint64_t last = 0;
 	int alive = np, failed = 0;
+	bool stopped = false;
 	int status[2 * MAX_PROCS];
 	bool done[2 * MAX_PROCS] = {0};
 	while (alive > 0) {
@@ -380,6 +400,11 @@ static int run(const struct scase *k)
 		}
 		uint64_t p = progress();
 		int64_t now = rel_now();
+		if (k->stall && !stopped && now - t0 > REL_SEC) {
+			for (int i = 0; i < k->C; i++)
+				kill(pids[i], SIGSTOP);
+			stopped = true;
+		}
 		if (p != last) {
 			last = p;
 			last_change = now;
