@@ -74,8 +74,8 @@ SHMRING_API int shmring_close(shmring *r)
 		shmring_release(r);
 	if ((r->flags & SHMRING_STREAM) && r->prod.idx >= 0)
 		shmring__stream_close_writer(r);
+	shmring__detach_roles(r); /* may signal pollers through send_sock: free after */
 	shmring__poll_free(r);
-	shmring__detach_roles(r);
 	shmring__unmap(r);
 	free(r);
 	return 0;
