@@ -32,7 +32,7 @@ BASE_PKGS=(build-essential cmake pkg-config g++ libcriterion-dev)
 BENCH_PKGS=(libbenchmark-dev liburcu-dev libck-dev libdpdk-dev libboost-dev gnuplot-nox)
 RUN_PKGS=("${BASE_PKGS[@]}" "${BENCH_PKGS[@]}")
 # model checks (relacy-dev), fuzzing (clang, libFuzzer), the command's tests
-TEST_PKGS=("${BASE_PKGS[@]}" "${BENCH_PKGS[@]}" relacy-dev clang libclang-rt-14-dev jq man-db)
+TEST_PKGS=("${BASE_PKGS[@]}" "${BENCH_PKGS[@]}" relacy-dev clang-14 libclang-rt-14-dev jq man-db)
 
 usage()
 {

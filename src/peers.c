@@ -208,6 +208,7 @@ static void claim_entry(shmring *r, int role, unsigned idx, struct sr_role *out)
 	st_relaxed(&e->wakeups, 0);
 	st_relaxed(&e->resv_pos, SR_RESV_NONE);
 	st_relaxed(&e->resv_size, 0);
+	st_relaxed(&e->poll_pid, 0); /* a dead owner's pollfd is not ours */
 	SR_CRASH(ATTACH_REAPED);
 	/* pairs with the load-acquire in ep_alive / tag_alive */
 	st_release(&e->sg, gen << 2 | SR_EP_LIVE);
