@@ -189,7 +189,8 @@ static void forget_kid(pid_t p)
 			kids[i] = -1;
 }
 
-/* Wait for a child for at most `secs`. Its wait status, or -1 on timeout. */
+/* Wait for a child for at most `secs`, or 2 s once a child has failed (the
+ * stream will not finish then). Its wait status, or -1 on timeout. */
 static int wait_kid(pid_t p, double secs)
 {
 	double end = now_s() + secs;
@@ -200,6 +201,8 @@ static int wait_kid(pid_t p, double secs)
 			forget_kid(p);
 			return st;
 		}
+		if (atomic_load(&sh->failed) && end > now_s() + 2)
+			end = now_s() + 2;
 		if (now_s() > end)
 			return -1;
 		sleep_ms(10);
