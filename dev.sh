@@ -27,12 +27,12 @@ EXTENDED=${SHMRING_EXTENDED:-0}
 # Debian packages each mode needs. Add to these lists as the project grows.
 # (`run` needs the test framework too: build/ is shared with `test`, whose
 # configuration includes the tests.)
-BASE_PKGS=(build-essential cmake pkg-config g++ libcriterion-dev)
+BASE_PKGS=(build-essential cmake pkg-config g++ libcriterion-dev libzmq3-dev)
 # the benchmark's peers and plots (each optional transport needs its library)
 BENCH_PKGS=(libbenchmark-dev liburcu-dev libck-dev libdpdk-dev libboost-dev gnuplot-nox)
 RUN_PKGS=("${BASE_PKGS[@]}" "${BENCH_PKGS[@]}")
 # model checks (relacy-dev), fuzzing (clang, libFuzzer), the command's tests
-TEST_PKGS=("${BASE_PKGS[@]}" "${BENCH_PKGS[@]}" relacy-dev clang-14 libclang-rt-14-dev jq man-db)
+TEST_PKGS=("${BASE_PKGS[@]}" "${BENCH_PKGS[@]}" relacy-dev clang-14 libclang-rt-14-dev jq man-db iproute2)
 
 usage()
 {

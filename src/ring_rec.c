@@ -390,7 +390,9 @@ uint64_t shmring__rec_hole_end(shmring *r, uint64_t h)
 	/* pairs with the producers' CAS (release) on the tail: their resv_pos
 	 * stores are visible for every reservation below t */
 	uint64_t t = ld_acquire(&r->h->prod.pos);
-	if (t == h)
+	/* An SP consumer may read a record before its producer stores the
+	 * tail: a head at or past the tail means nothing is reserved beyond it. */
+	if ((int64_t)(t - h) <= 0)
 		return h;
 	if (t - h > r->cap || (t & 7)) {
 		sr_corrupt(r);
