@@ -210,10 +210,12 @@ static void claim_entry(shmring *r, int role, unsigned idx, struct sr_role *out)
 	st_relaxed(&e->resv_size, 0);
 	st_relaxed(&e->poll_pid, 0); /* a dead owner's pollfd is not ours */
 	SR_CRASH(ATTACH_REAPED);
+	/* Count first: an entry is never LIVE without its count, so a reaper
+	 * of a half-attached endpoint never uncounts what was not counted. */
+	fetch_add_seqcst(live_count(r, role), 1);
 	/* pairs with the load-acquire in ep_alive / tag_alive */
 	st_release(&e->sg, gen << 2 | SR_EP_LIVE);
 	SR_CRASH(ATTACH_LIVE);
-	fetch_add_seqcst(live_count(r, role), 1);
 	st_release(role == SHMRING_PRODUCER ? &r->h->totals.prod_seen : &r->h->totals.cons_seen,
 		   1);
 	/* Pollers of the other side watch this process from now on. */

@@ -333,7 +333,7 @@ int shmring__check_header(const struct sr_header *h, uint64_t real_size, uint32_
 		g->slot_size = 0;
 	} else {
 		if (c.nslots < 2 || (c.nslots & (c.nslots - 1)) || c.slot_size % 8 ||
-		    c.slot_size < SR_SLOT_HDR + c.max_msg ||
+		    c.slot_size < SR_SLOT_HDR || c.max_msg > c.slot_size - SR_SLOT_HDR ||
 		    (uint64_t)c.nslots * c.slot_size != c.capacity)
 			BAD(-EBADMSG, "bad slot-ring geometry");
 		g->cap = c.nslots;
