@@ -698,9 +698,9 @@ int main(int argc, char **argv)
 		printf("\n");
 	}
 	rel_figure("scribble %s %s: %s scribbles tried under %s calls with timeout 0 (%s "
-		   "successful, %s -EBADMSG), 0 crashes, 0 hangs%s",
+		   "successful, %s -EBADMSG), %s",
 		   vname, argv[2], rel_commas(S->scribbles), rel_commas(a->ops + S->a[1].ops),
 		   rel_commas(a->ok + S->a[1].ok), rel_commas(a->ebadmsg + S->a[1].ebadmsg),
-		   bad ? " [FAILED]" : "");
+		   bad ? "FAILED (see the FAIL line)" : "0 crashes, 0 hangs, 0 stray pointers");
 	return bad;
 }
