@@ -60,7 +60,7 @@ enum shmring_mode {
 /* Defaults of an all-zero config. */
 #define SHMRING_DEFAULT_CAPACITY ((size_t)1 << 20) /* 1 MiB */
 #define SHMRING_DEFAULT_MAX_MSG ((size_t)4096)     /* or capacity / 2 if smaller */
-#define SHMRING_DEFAULT_SPIN_NS ((int64_t)50000)   /* 50 us, then sleep (0 for a process confined to one CPU) */
+#define SHMRING_DEFAULT_SPIN_NS ((int64_t)50000)   /* 50 us, then sleep (0 where one CPU is online) */
 
 /* Largest endpoint count on a multi side; single sides take one. */
 #define SHMRING_MAX_ENDPOINTS 64

@@ -396,12 +396,17 @@ static void unmap_guarded(void *p, size_t len, size_t guard)
 
 /* Spinning only pays when the peer can run meanwhile: a process allowed on a
  * single CPU would burn its peer's time slice, so it sleeps at once. */
+/*
+ * Spinning pays only when the peer can run at the same time on another CPU.
+ * With one CPU online it cannot, and every spin would burn the time slice
+ * the peer needs. A process pinned to one CPU still spins: its peer is
+ * usually pinned to another (that is why people pin), and where it is not,
+ * the spin is bounded and shmring_set_spin(r, 0) turns it off.
+ */
 static int64_t default_spin(void)
 {
-	cpu_set_t set;
-	if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) < 2)
-		return 0;
-	return SHMRING_DEFAULT_SPIN_NS;
+	long online = sysconf(_SC_NPROCESSORS_ONLN);
+	return online >= 2 ? SHMRING_DEFAULT_SPIN_NS : 0;
 }
 
 int shmring__attach_fd(int fd, int role, bool owned, shmring **out)
