@@ -43,21 +43,15 @@
 #define _GNU_SOURCE /* sched_setaffinity, CPU_SET */
 #include <shmring.h>
 
-#include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <sched.h>
 #include <signal.h>
-#include <stdarg.h>
-#include <stdbool.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/prctl.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
+
+#define PROG "pingpong"
+#include "common.h"
 
 enum transport { T_RING_SPIN, T_RING, T_PIPE, T_COUNT };
 static const char *const tname[T_COUNT] = { "ring-spin", "ring", "pipe" };
@@ -80,40 +74,9 @@ static struct {
 	.cpu = { -1, -1 },
 };
 
-static pid_t ping_pid;
-static const char *volatile current = "setup"; /* transport being measured */
-
-/* ---- Errors --------------------------------------------------------------
- * Every failure ends the process with status 1 after one line on stderr that
- * names the transport. The echo process leaves with _exit(): it must not
- * flush stdio buffers it inherited from the ping process.
+/* ---- Errors and signals (die, fail: common.h) -------------------------------
+ * main_pid is the ping process; the echo process is its forked child.
  */
-static _Noreturn void leave(void)
-{
-	if (getpid() == ping_pid)
-		exit(1);
-	_exit(1);
-}
-
-/* err is a negative errno, as every shmring call returns. */
-static _Noreturn void die(const char *what, long err)
-{
-	fprintf(stderr, "pingpong: %s: %s: %s (%ld)\n", current, what, strerror((int)-err), err);
-	leave();
-}
-
-static _Noreturn void fail(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "pingpong: %s: ", current);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	leave();
-}
-
 static void say(const char *s)
 {
 	ssize_t rc = write(STDERR_FILENO, s, strlen(s));
@@ -145,139 +108,7 @@ static void on_sigalrm(int sig)
 	_exit(1);
 }
 
-/* ---- Time, CPUs, the machine --------------------------------------------- */
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
-		die("clock_gettime", -errno);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static void pin(int cpu)
-{
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	if (sched_setaffinity(0, sizeof set, &set) != 0)
-		die("sched_setaffinity", -errno);
-}
-
-/* The first line of `key` in a "key : value" file such as /proc/cpuinfo. */
-static bool file_value(const char *path, const char *key, char *out, size_t n)
-{
-	char line[512];
-	bool found = false;
-	FILE *f = fopen(path, "r");
-
-	if (!f)
-		return false;
-	while (!found && fgets(line, sizeof line, f)) {
-		char *colon = strchr(line, ':');
-		size_t klen = strlen(key);
-
-		if (strncmp(line, key, klen) != 0 || !colon ||
-		    strspn(line + klen, " \t") != (size_t)(colon - line - (ptrdiff_t)klen))
-			continue;
-		colon += 1 + strspn(colon + 1, " \t");
-		colon[strcspn(colon, "\n")] = '\0';
-		snprintf(out, n, "%s", colon);
-		found = true;
-	}
-	fclose(f);
-	return found;
-}
-
-static void cpu_model(char *out, size_t n)
-{
-	if (!file_value("/proc/cpuinfo", "model name", out, n) &&
-	    !file_value("/proc/cpuinfo", "Hardware", out, n) &&
-	    !file_value("/proc/cpuinfo", "cpu model", out, n))
-		snprintf(out, n, "unknown CPU");
-	for (char *c = out; *c; c++) /* it goes into JSON as is */
-		if (*c == '"' || *c == '\\' || (unsigned char)*c < 0x20)
-			*c = ' ';
-}
-
-struct cpustat {
-	unsigned long long total, idle, steal;
-};
-
-/* One line of /proc/stat: "cpu" (all CPUs) when cpu < 0, else "cpuN". */
-static bool read_cpustat(int cpu, struct cpustat *st)
-{
-	char want[32], line[512];
-	bool found = false;
-	FILE *f = fopen("/proc/stat", "r");
-
-	if (!f)
-		return false;
-	if (cpu < 0)
-		snprintf(want, sizeof want, "cpu ");
-	else
-		snprintf(want, sizeof want, "cpu%d ", cpu);
-	while (!found && fgets(line, sizeof line, f)) {
-		unsigned long long v[8] = { 0 };
-
-		if (strncmp(line, want, strlen(want)) != 0)
-			continue;
-		if (sscanf(line + strlen(want), "%llu %llu %llu %llu %llu %llu %llu %llu", &v[0],
-			   &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) < 4)
-			break;
-		st->total = v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7];
-		st->idle = v[3] + v[4]; /* idle + iowait */
-		st->steal = v[7];
-		found = true;
-	}
-	fclose(f);
-	return found;
-}
-
-/* How idle the machine and the two chosen CPUs were over the last half second:
- * other load on the box shows up in the tails, so say how much there was. */
-static void report_idle(char *out, size_t n)
-{
-	const int which[3] = { -1, opt.cpu[0], opt.cpu[1] };
-	int count = opt.cpu[0] == opt.cpu[1] ? 2 : 3;
-	struct cpustat a[3], b[3];
-	struct timespec half = { 0, 500000000 };
-	double idle[3], steal = 0;
-
-	for (int i = 0; i < count; i++)
-		if (!read_cpustat(which[i], &a[i]))
-			goto unknown;
-	while (nanosleep(&half, &half) != 0)
-		if (errno != EINTR)
-			goto unknown;
-	for (int i = 0; i < count; i++) {
-		if (!read_cpustat(which[i], &b[i]) || b[i].total <= a[i].total)
-			goto unknown;
-		idle[i] = 100.0 * (double)(b[i].idle - a[i].idle) /
-			  (double)(b[i].total - a[i].total);
-		if (i == 0)
-			steal = 100.0 * (double)(b[0].steal - a[0].steal) /
-				(double)(b[0].total - a[0].total);
-	}
-	if (count == 2)
-		snprintf(out, n, "%.1f%% overall, CPU%d %.1f%%, steal %.1f%% (/proc/stat, 0.5 s)",
-			 idle[0], which[1], idle[1], steal);
-	else
-		snprintf(out, n,
-			 "%.1f%% overall, CPU%d %.1f%%, CPU%d %.1f%%, steal %.1f%% "
-			 "(/proc/stat, 0.5 s)",
-			 idle[0], which[1], idle[1], which[2], idle[2], steal);
-	if (idle[0] < 90.0)
-		fprintf(stderr,
-			"pingpong: warning: the machine is only %.0f%% idle: expect noisy "
-			"tails\n",
-			idle[0]);
-	return;
-unknown:
-	snprintf(out, n, "unknown (/proc/stat unreadable)");
-}
+/* ---- Time, CPUs, the machine (the rest: common.h) ------------------------ */
 
 /* The cost of one clock_gettime(), which every sample includes once. */
 static double clock_cost_ns(void)
@@ -288,46 +119,6 @@ static double clock_cost_ns(void)
 	for (int i = 0; i < n; i++)
 		(void)now_ns();
 	return (double)(now_ns() - t0) / n;
-}
-
-/* Pick the two CPUs. The defaults 0 and 1 fall back to the first two CPUs
- * this process may use, and to one shared CPU on a one-CPU box. */
-static void choose_cpus(bool given)
-{
-	cpu_set_t set;
-	int first[2] = { -1, -1 }, found = 0;
-
-	if (sched_getaffinity(0, sizeof set, &set) != 0)
-		die("sched_getaffinity", -errno);
-	if (given) {
-		for (int i = 0; i < 2; i++)
-			if (opt.cpu[i] >= CPU_SETSIZE || !CPU_ISSET(opt.cpu[i], &set))
-				fail("--cpus: CPU %d is not available to this process", opt.cpu[i]);
-		if (opt.cpu[0] == opt.cpu[1])
-			fprintf(stderr,
-				"pingpong: warning: both processes on CPU %d: every "
-				"hop waits for the scheduler\n",
-				opt.cpu[0]);
-		return;
-	}
-	for (int c = 0; c < CPU_SETSIZE && found < 2; c++)
-		if (CPU_ISSET(c, &set))
-			first[found++] = c;
-	if (found == 0)
-		fail("no CPU in this process's affinity mask");
-	if (CPU_ISSET(0, &set) && CPU_ISSET(1, &set)) {
-		opt.cpu[0] = 0;
-		opt.cpu[1] = 1;
-	} else if (found == 2) {
-		opt.cpu[0] = first[0];
-		opt.cpu[1] = first[1];
-	} else {
-		opt.cpu[0] = opt.cpu[1] = first[0];
-		fprintf(stderr,
-			"pingpong: warning: only one CPU (%d) is available: both processes "
-			"share it, and every hop waits for the scheduler\n",
-			first[0]);
-	}
 }
 
 /* ---- Transports ----------------------------------------------------------
@@ -476,7 +267,7 @@ static void echo_main(struct link *l, unsigned char *buf)
 
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
 		die("prctl", -errno);
-	if (getppid() != ping_pid) /* the ping process died before prctl */
+	if (getppid() != main_pid) /* the ping process died before prctl */
 		_exit(1);
 	pin(opt.cpu[1]);
 	link_side(l, 1); /* no watchdog here: this process dies with the ping process */
@@ -569,36 +360,6 @@ static uint64_t number(const char *name, const char *s, uint64_t min, uint64_t m
 	return v;
 }
 
-static bool parse_transports(const char *s)
-{
-	char copy[128];
-
-	if (snprintf(copy, sizeof copy, "%s", s) >= (int)sizeof copy)
-		return false;
-	memset(opt.want, 0, sizeof opt.want);
-	for (char *save, *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		int t = 0;
-		while (t < T_COUNT && strcmp(tok, tname[t]) != 0)
-			t++;
-		if (t == T_COUNT)
-			return false;
-		opt.want[t] = true;
-	}
-	return true;
-}
-
-/* Median of n values (n >= 1); sorts v. */
-static double median(double *v, unsigned n)
-{
-	for (unsigned i = 1; i < n; i++)
-		for (unsigned j = i; j > 0 && v[j - 1] > v[j]; j--) {
-			double tmp = v[j];
-			v[j] = v[j - 1];
-			v[j - 1] = tmp;
-		}
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 int main(int argc, char **argv)
 {
 	bool cpus_given = false, transports_given = false, iters_given = false,
@@ -639,14 +400,14 @@ int main(int argc, char **argv)
 				usage(2);
 			cpus_given = true;
 		} else if (!strcmp(a, "--transports")) {
-			if (!parse_transports(v))
+			if (!parse_transports(v, tname, T_COUNT, opt.want))
 				usage(2);
 			transports_given = true;
 		} else
 			usage(2);
 	}
-	ping_pid = getpid();
-	choose_cpus(cpus_given);
+	main_pid = getpid();
+	choose_cpus(opt.cpu, cpus_given, "every hop waits for the scheduler");
 	if (!transports_given) {
 		for (int t = 0; t < T_COUNT; t++)
 			opt.want[t] = true;
@@ -686,7 +447,7 @@ int main(int argc, char **argv)
 	if (sched_getaffinity(0, sizeof usable, &usable) != 0)
 		die("sched_getaffinity", -errno);
 	cpu_model(model, sizeof model);
-	report_idle(idle, sizeof idle);
+	report_idle(opt.cpu, "tails", idle, sizeof idle);
 	FILE *cs = fopen("/sys/devices/system/clocksource/clocksource0/current_clocksource", "r");
 	if (cs) {
 		if (fgets(clocksrc, sizeof clocksrc, cs))

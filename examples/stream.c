@@ -34,22 +34,16 @@
 #define _GNU_SOURCE /* sched_setaffinity, CPU_SET, F_GETPIPE_SZ */
 #include <shmring.h>
 
-#include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <sched.h>
 #include <signal.h>
-#include <stdarg.h>
-#include <stdbool.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/prctl.h>
 #include <sys/uio.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
+
+#define PROG "stream_throughput"
+#include "common.h"
 
 enum transport { T_RING, T_BATCH, T_PIPE, T_COUNT };
 static const char *const tname[T_COUNT] = { "ring", "ring-batch", "pipe" };
@@ -71,37 +65,9 @@ static struct {
 	.cpu = { -1, -1 },
 };
 
-static pid_t consumer_pid;
-static const char *volatile current = "setup"; /* transport being measured */
-
-/* ---- Errors (as in pingpong.c) -------------------------------------------- */
-
-static _Noreturn void leave(void)
-{
-	if (getpid() == consumer_pid)
-		exit(1);
-	_exit(1); /* the producer must not flush stdio buffers it inherited */
-}
-
-/* err is a negative errno, as every shmring call returns. */
-static _Noreturn void die(const char *what, long err)
-{
-	fprintf(stderr, "stream_throughput: %s: %s: %s (%ld)\n", current, what, strerror((int)-err),
-		err);
-	leave();
-}
-
-static _Noreturn void fail(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "stream_throughput: %s: ", current);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	leave();
-}
+/* ---- Errors and signals (die, fail: common.h) -------------------------------
+ * main_pid is the consumer; the producer is its forked child.
+ */
 
 static void on_sigalrm(int sig)
 {
@@ -112,175 +78,6 @@ static void on_sigalrm(int sig)
 	(void)sig;
 	(void)rc;
 	_exit(1);
-}
-
-/* ---- Time, CPUs, the machine (as in pingpong.c) --------------------------- */
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
-		die("clock_gettime", -errno);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static void pin(int cpu)
-{
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	if (sched_setaffinity(0, sizeof set, &set) != 0)
-		die("sched_setaffinity", -errno);
-}
-
-static bool file_value(const char *path, const char *key, char *out, size_t n)
-{
-	char line[512];
-	bool found = false;
-	FILE *f = fopen(path, "r");
-
-	if (!f)
-		return false;
-	while (!found && fgets(line, sizeof line, f)) {
-		char *colon = strchr(line, ':');
-		size_t klen = strlen(key);
-
-		if (strncmp(line, key, klen) != 0 || !colon ||
-		    strspn(line + klen, " \t") != (size_t)(colon - line - (ptrdiff_t)klen))
-			continue;
-		colon += 1 + strspn(colon + 1, " \t");
-		colon[strcspn(colon, "\n")] = '\0';
-		snprintf(out, n, "%s", colon);
-		found = true;
-	}
-	fclose(f);
-	return found;
-}
-
-static void cpu_model(char *out, size_t n)
-{
-	if (!file_value("/proc/cpuinfo", "model name", out, n) &&
-	    !file_value("/proc/cpuinfo", "Hardware", out, n) &&
-	    !file_value("/proc/cpuinfo", "cpu model", out, n))
-		snprintf(out, n, "unknown CPU");
-	for (char *c = out; *c; c++) /* it goes into JSON as is */
-		if (*c == '"' || *c == '\\' || (unsigned char)*c < 0x20)
-			*c = ' ';
-}
-
-struct cpustat {
-	unsigned long long total, idle, steal;
-};
-
-static bool read_cpustat(int cpu, struct cpustat *st)
-{
-	char want[32], line[512];
-	bool found = false;
-	FILE *f = fopen("/proc/stat", "r");
-
-	if (!f)
-		return false;
-	if (cpu < 0)
-		snprintf(want, sizeof want, "cpu ");
-	else
-		snprintf(want, sizeof want, "cpu%d ", cpu);
-	while (!found && fgets(line, sizeof line, f)) {
-		unsigned long long v[8] = { 0 };
-
-		if (strncmp(line, want, strlen(want)) != 0)
-			continue;
-		if (sscanf(line + strlen(want), "%llu %llu %llu %llu %llu %llu %llu %llu", &v[0],
-			   &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) < 4)
-			break;
-		st->total = v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7];
-		st->idle = v[3] + v[4]; /* idle + iowait */
-		st->steal = v[7];
-		found = true;
-	}
-	fclose(f);
-	return found;
-}
-
-/* How idle the machine and the two chosen CPUs were over the last half second. */
-static void report_idle(char *out, size_t n)
-{
-	const int which[3] = { -1, opt.cpu[0], opt.cpu[1] };
-	int count = opt.cpu[0] == opt.cpu[1] ? 2 : 3;
-	struct cpustat a[3], b[3];
-	struct timespec half = { 0, 500000000 };
-	double idle[3], steal = 0;
-
-	for (int i = 0; i < count; i++)
-		if (!read_cpustat(which[i], &a[i]))
-			goto unknown;
-	while (nanosleep(&half, &half) != 0)
-		if (errno != EINTR)
-			goto unknown;
-	for (int i = 0; i < count; i++) {
-		if (!read_cpustat(which[i], &b[i]) || b[i].total <= a[i].total)
-			goto unknown;
-		idle[i] = 100.0 * (double)(b[i].idle - a[i].idle) /
-			  (double)(b[i].total - a[i].total);
-		if (i == 0)
-			steal = 100.0 * (double)(b[0].steal - a[0].steal) /
-				(double)(b[0].total - a[0].total);
-	}
-	if (count == 2)
-		snprintf(out, n, "%.1f%% overall, CPU%d %.1f%%, steal %.1f%% (/proc/stat, 0.5 s)",
-			 idle[0], which[1], idle[1], steal);
-	else
-		snprintf(out, n,
-			 "%.1f%% overall, CPU%d %.1f%%, CPU%d %.1f%%, steal %.1f%% "
-			 "(/proc/stat, 0.5 s)",
-			 idle[0], which[1], idle[1], which[2], idle[2], steal);
-	if (idle[0] < 90.0)
-		fprintf(stderr,
-			"stream_throughput: warning: the machine is only %.0f%% idle: "
-			"expect noisy figures\n",
-			idle[0]);
-	return;
-unknown:
-	snprintf(out, n, "unknown (/proc/stat unreadable)");
-}
-
-/* Pick the two CPUs: 0 and 1 by default, else the first two usable ones, else
- * one shared CPU on a one-CPU box. */
-static void choose_cpus(bool given)
-{
-	cpu_set_t set;
-	int first[2] = { -1, -1 }, found = 0;
-
-	if (sched_getaffinity(0, sizeof set, &set) != 0)
-		die("sched_getaffinity", -errno);
-	if (given) {
-		for (int i = 0; i < 2; i++)
-			if (opt.cpu[i] >= CPU_SETSIZE || !CPU_ISSET(opt.cpu[i], &set))
-				fail("--cpus: CPU %d is not available to this process", opt.cpu[i]);
-		if (opt.cpu[0] == opt.cpu[1])
-			fprintf(stderr, "stream_throughput: warning: both processes on CPU %d\n",
-				opt.cpu[0]);
-		return;
-	}
-	for (int c = 0; c < CPU_SETSIZE && found < 2; c++)
-		if (CPU_ISSET(c, &set))
-			first[found++] = c;
-	if (found == 0)
-		fail("no CPU in this process's affinity mask");
-	if (CPU_ISSET(0, &set) && CPU_ISSET(1, &set)) {
-		opt.cpu[0] = 0;
-		opt.cpu[1] = 1;
-	} else if (found == 2) {
-		opt.cpu[0] = first[0];
-		opt.cpu[1] = first[1];
-	} else {
-		opt.cpu[0] = opt.cpu[1] = first[0];
-		fprintf(stderr,
-			"stream_throughput: warning: only one CPU (%d) is available: both "
-			"processes share it\n",
-			first[0]);
-	}
 }
 
 /* ---- Pipes and control ----------------------------------------------------- */
@@ -474,7 +271,7 @@ static struct result measure(enum transport t, unsigned char *buf)
 
 		if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
 			die("prctl", -errno);
-		if (getppid() != consumer_pid) /* the consumer died before prctl */
+		if (getppid() != main_pid) /* the consumer died before prctl */
 			_exit(1);
 		pin(opt.cpu[1]); /* no watchdog here: this process dies with the consumer */
 		xclose(up[0]);
@@ -578,36 +375,6 @@ static double number(const char *name, const char *s, double min, double max)
 	return v;
 }
 
-static bool parse_transports(const char *s)
-{
-	char copy[128];
-
-	if (snprintf(copy, sizeof copy, "%s", s) >= (int)sizeof copy)
-		return false;
-	memset(opt.want, 0, sizeof opt.want);
-	for (char *save, *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		int t = 0;
-		while (t < T_COUNT && strcmp(tok, tname[t]) != 0)
-			t++;
-		if (t == T_COUNT)
-			return false;
-		opt.want[t] = true;
-	}
-	return true;
-}
-
-/* Median of n values (n >= 1); sorts v. */
-static double median(double *v, unsigned n)
-{
-	for (unsigned i = 1; i < n; i++)
-		for (unsigned j = i; j > 0 && v[j - 1] > v[j]; j--) {
-			double tmp = v[j];
-			v[j] = v[j - 1];
-			v[j - 1] = tmp;
-		}
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 int main(int argc, char **argv)
 {
 	bool cpus_given = false;
@@ -645,13 +412,13 @@ int main(int argc, char **argv)
 				usage(2);
 			cpus_given = true;
 		} else if (!strcmp(a, "--transports")) {
-			if (!parse_transports(v))
+			if (!parse_transports(v, tname, T_COUNT, opt.want))
 				usage(2);
 		} else
 			usage(2);
 	}
-	consumer_pid = getpid();
-	choose_cpus(cpus_given);
+	main_pid = getpid();
+	choose_cpus(opt.cpu, cpus_given, NULL);
 
 	enum transport order[T_COUNT];
 	unsigned nt = 0;
@@ -676,7 +443,7 @@ int main(int argc, char **argv)
 	xclose(probe[0]);
 	xclose(probe[1]);
 	cpu_model(model, sizeof model);
-	report_idle(idle, sizeof idle);
+	report_idle(opt.cpu, "figures", idle, sizeof idle);
 	pin(opt.cpu[0]);
 
 	size_t ring_bytes = opt.size > SHMRING_DEFAULT_MAX_MSG
