@@ -5,24 +5,16 @@
  * keeps the connecting socket, side B the accepted one.
  */
 #define _GNU_SOURCE
-#include "../bench.h"
+#include "sockpair.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <stdlib.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-struct st {
-	int fd[2];
-	int me;
-};
 
 static int setup(void **stp, const struct tp_env *env, char *why)
 {
 	(void)env;
-	struct st *s = calloc(1, sizeof(*s));
+	struct sockpair *s = calloc(1, sizeof(*s));
 	if (!s)
 		return tp_fail(why, -ENOMEM, "out of memory");
 	int one = 1, l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -37,43 +29,19 @@ static int setup(void **stp, const struct tp_env *env, char *why)
 		close(l);
 		return tp_fail(why, -e, "loopback listener: %s", strerror(e));
 	}
-	s->fd[0] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (s->fd[0] < 0 || connect(s->fd[0], (struct sockaddr *)&a, sizeof(a)) < 0 ||
-	    (s->fd[1] = accept4(l, NULL, NULL, SOCK_CLOEXEC)) < 0) {
+	s->sv[0] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s->sv[0] < 0 || connect(s->sv[0], (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    (s->sv[1] = accept4(l, NULL, NULL, SOCK_CLOEXEC)) < 0) {
 		int e = errno;
 		close(l);
 		return tp_fail(why, -e, "loopback connect: %s", strerror(e));
 	}
 	close(l);
 	for (int i = 0; i < 2; i++)
-		if (setsockopt(s->fd[i], IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
+		if (setsockopt(s->sv[i], IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
 			return tp_fail(why, -errno, "TCP_NODELAY: %s", strerror(errno));
 	*stp = s;
 	return 0;
-}
-
-static int init(void *st, int side)
-{
-	struct st *s = st;
-	close(s->fd[1 - side]);
-	s->me = s->fd[side];
-	return 0;
-}
-
-static int send_(void *st, const void *msg, size_t len)
-{
-	return bench_write_full(((struct st *)st)->me, msg, len);
-}
-
-static ssize_t recv_(void *st, void *buf, size_t cap)
-{
-	return bench_read_full(((struct st *)st)->me, buf, cap);
-}
-
-static void fini(void *st, int side)
-{
-	(void)side;
-	close(((struct st *)st)->me);
 }
 
 const struct transport tp_tcp = {
@@ -81,8 +49,8 @@ const struct transport tp_tcp = {
 	.desc = "TCP over loopback, TCP_NODELAY",
 	.caps = TP_LAT | TP_THR,
 	.setup = setup,
-	.init = init,
-	.send = send_,
-	.recv = recv_,
-	.fini = fini,
+	.init = sockpair_init,
+	.send = sockpair_send_stream,
+	.recv = sockpair_recv_stream,
+	.fini = sockpair_fini,
 };

@@ -4,11 +4,11 @@
  * reliable, message boundaries kept.
  */
 #define _GNU_SOURCE
-#include "sock_msg.h"
+#include "sockpair.h"
 
 static int setup(void **st, const struct tp_env *env, char *why)
 {
-	return sockmsg_setup(st, env, why, SOCK_SEQPACKET, "unix-seqpacket");
+	return sockpair_setup_msg(st, env, why, SOCK_SEQPACKET, "unix-seqpacket");
 }
 
 const struct transport tp_unix_seqpacket = {
@@ -16,8 +16,8 @@ const struct transport tp_unix_seqpacket = {
 	.desc = "AF_UNIX SOCK_SEQPACKET socketpair",
 	.caps = TP_LAT | TP_THR,
 	.setup = setup,
-	.init = sockmsg_init,
-	.send = sockmsg_send,
-	.recv = sockmsg_recv,
-	.fini = sockmsg_fini,
+	.init = sockpair_init,
+	.send = sockpair_send_msg,
+	.recv = sockpair_recv_msg,
+	.fini = sockpair_fini,
 };
