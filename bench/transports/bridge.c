@@ -65,7 +65,6 @@ static void sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
-/* The body of a bridge process. Never returns. */
 /* Wait (at most 20 s) for *flag to become non-zero; returns it, or 0. */
 static int wait_flag(_Atomic int *flag)
 {
@@ -75,7 +74,8 @@ static int wait_flag(_Atomic int *flag)
 	return v;
 }
 
-static void bridge_proc(struct bst *s, int d, enum shmring_bridge_dir dir)
+/* The body of a bridge process. Never returns. */
+static _Noreturn void bridge_proc(struct bst *s, int d, enum shmring_bridge_dir dir)
 {
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	int ring = dir == SHMRING_BRIDGE_OUT ? NEAR : FAR;
