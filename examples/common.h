@@ -189,7 +189,8 @@ static void report_idle(const int cpu[2], const char *noisy, char *out, size_t n
 			 "(/proc/stat, 0.5 s)",
 			 idle[0], which[1], idle[1], which[2], idle[2], steal);
 	if (idle[0] < 90.0)
-		fprintf(stderr, PROG ": warning: the machine is only %.0f%% idle: expect noisy %s\n",
+		fprintf(stderr,
+			PROG ": warning: the machine is only %.0f%% idle: expect noisy %s\n",
 			idle[0], noisy);
 	return;
 unknown:

@@ -56,7 +56,7 @@ static inline ssize_t sockpair_recv_stream(void *st, void *buf, size_t cap)
 /* ---- message-preserving socketpairs ---- */
 
 static inline int sockpair_setup_msg(void **stp, const struct tp_env *env, char *why, int type,
-				const char *tname)
+				     const char *tname)
 {
 	struct sockpair *s = (struct sockpair *)calloc(1, sizeof(*s));
 	if (!s)
