@@ -12,6 +12,11 @@
  *    success.
  *  - timeout_ns is relative, on CLOCK_MONOTONIC: 0 = do not wait, < 0 = wait
  *    as long as it takes, > 0 = at most that long, then -ETIMEDOUT.
+ *  - A signal handler that runs while a blocking call sleeps on its futex ends
+ *    the call with -EINTR (or the partial count already moved, as read(2)
+ *    does without SA_RESTART). While the call spins (the first spin_ns of a
+ *    wait, all of it when busy-polling) a handler runs and the wait goes on:
+ *    no system call is made there that the kernel could interrupt.
  *  - A shmring handle is process-local and used by one thread at a time.
  *
  * Compiles as C (C99 or later) and as C++.

@@ -452,7 +452,7 @@ SHMRING_API int shmring_stat(const shmring *r, struct shmring_stat *st)
 	}
 	s.producers = shmring__count_live(r, SHMRING_PRODUCER);
 	s.consumers = shmring__count_live(r, SHMRING_CONSUMER);
-	s.sleepers = ld_relaxed(&h->dwait.sleepers) + ld_relaxed(&h->rwait.sleepers);
+	s.sleepers = shmring__sleepers(r);
 	s.dropped = ld_relaxed(&h->totals.dropped);
 	*st = s;
 	return 0;

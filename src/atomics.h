@@ -31,6 +31,9 @@ typedef _Atomic uint32_t sr_a32;
 #define fetch_add_relaxed(p, v) atomic_fetch_add_explicit((p), (v), memory_order_relaxed)
 #define fetch_add_seqcst(p, v) atomic_fetch_add_explicit((p), (v), memory_order_seq_cst)
 #define fetch_sub_seqcst(p, v) atomic_fetch_sub_explicit((p), (v), memory_order_seq_cst)
+#define fetch_or_seqcst(p, v) atomic_fetch_or_explicit((p), (v), memory_order_seq_cst)
+#define fetch_and_seqcst(p, v) atomic_fetch_and_explicit((p), (v), memory_order_seq_cst)
+#define ld_seqcst(p) atomic_load_explicit((p), memory_order_seq_cst)
 /* Compare-and-swap that publishes what came before it (release) and sees what
  * the previous winner published (acquire). On failure *expected is refreshed. */
 #define cas_acq_rel(p, expected, desired)                                                  \

@@ -20,6 +20,9 @@ typedef rl::atomic<uint32_t> sr_a32;
 #define fetch_add_relaxed(p, v) (*(p))($).fetch_add((v), rl::mo_relaxed)
 #define fetch_add_seqcst(p, v) (*(p))($).fetch_add((v), rl::mo_seq_cst)
 #define fetch_sub_seqcst(p, v) (*(p))($).fetch_sub((v), rl::mo_seq_cst)
+#define fetch_or_seqcst(p, v) (*(p))($).fetch_or((v), rl::mo_seq_cst)
+#define fetch_and_seqcst(p, v) (*(p))($).fetch_and((v), rl::mo_seq_cst)
+#define ld_seqcst(p) (*(p))($).load(rl::mo_seq_cst)
 #define cas_acq_rel(p, expected, desired)                                                  \
 	(*(p))($).compare_exchange_strong(*(expected), (desired), rl::mo_acq_rel)
 #define fence_full() rl::atomic_thread_fence(rl::mo_seq_cst, $)

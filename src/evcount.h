@@ -5,42 +5,78 @@
  * this code itself against Relacy.
  *
  *   waiter: evc_announce() -> re-check the ring -> FUTEX_WAIT(epoch, e)
- *           -> evc_retire()
+ *           -> evc_retire() (true: evc_bump() + FUTEX_WAKE, see there)
  *   waker:  publish (release) -> evc_must_wake() ? evc_bump() + FUTEX_WAKE
  *
- * SR_MODEL_DROP_WAITER_FENCE and SR_MODEL_DROP_WAKER_FENCE exist only for
+ * Who sleeps is a mask with a bit per endpoint (layout.h), and per endpoint a
+ * count of its threads asleep (usually one: a handle is used by one thread,
+ * but the processes that share a single-side endpoint after fork may wait
+ * at once). A waker loads the mask; the reaper of a dead endpoint clears its
+ * bit, which is exact whatever instruction the dead died at.
+ *
+ * SR_MODEL_DROP_WAITER_FENCE, SR_MODEL_DROP_WAKER_FENCE,
+ * SR_MODEL_NO_RETIRE_REPAIR and SR_MODEL_EPOCH_AFTER_ANNOUNCE exist only for
  * the model check, to show that it finds the lost wakeup when either fence
- * is missing. Never define them in a build of the library.
+ * or the repair in evc_retire is missing, or the epoch is read late. Never
+ * define them in a build of the library.
  */
 #ifndef SHMRING_EVCOUNT_H
 #define SHMRING_EVCOUNT_H
 
 #include "atomics.h"
 
-/* Announce a sleeper; returns the epoch to sleep on. The caller re-checks
- * its condition after this and sleeps only if it still does not hold. */
-static inline uint32_t evc_announce(sr_a32 *sleepers, sr_a32 *epoch)
+/* Announce a sleeper of the endpoint that owns `bit` and counts its sleepers
+ * in *n; returns the epoch to sleep on. The caller re-checks its condition
+ * after this and sleeps only if it still does not hold.
+ *
+ * The epoch is read first, as an eventcount's ticket: whoever bumps it after
+ * that makes the FUTEX_WAIT return at once. Read after the announcement, it
+ * could see the bump of a third party that cleared our bit just before
+ * (reap_sleepers in wait.c, evc_retire's repair), and we would sleep with
+ * no bit set and no wakeup to come. */
+static inline uint32_t evc_announce(sr_a64 *mask, uint64_t bit, sr_a32 *n, sr_a32 *epoch)
 {
-	fetch_add_seqcst(sleepers, 1);
+#ifndef SR_MODEL_EPOCH_AFTER_ANNOUNCE
 	uint32_t e = ld_acquire(epoch); /* pairs with the waker's evc_bump */
+#endif
+	fetch_add_seqcst(n, 1);
+	fetch_or_seqcst(mask, bit); /* the announcement; a waker's load of mask sees it */
+#ifdef SR_MODEL_EPOCH_AFTER_ANNOUNCE
+	uint32_t e = ld_acquire(epoch);
+#endif
 #ifndef SR_MODEL_DROP_WAITER_FENCE
 	fence_full(); /* the announcement before the re-check; pairs with evc_must_wake */
 #endif
 	return e;
 }
 
-static inline void evc_retire(sr_a32 *sleepers)
+/* Done waiting. The last sleeper of an endpoint clears its bit; another
+ * sharer of the endpoint may have announced between our decrement and the
+ * clear, and a waker in that window saw no bit: then set it again and
+ * return true, and the caller bumps the epoch and wakes, so that the sharer
+ * re-checks the ring (a spurious wakeup at worst, never a lost one). */
+static inline bool evc_retire(sr_a64 *mask, uint64_t bit, sr_a32 *n)
 {
-	fetch_sub_seqcst(sleepers, 1);
+	if (fetch_sub_seqcst(n, 1) != 1)
+		return false;
+	fetch_and_seqcst(mask, ~bit);
+	/* seq_cst after the clear: sees a sharer's increment that preceded
+	 * its fetch_or, if our clear came after that fetch_or */
+#ifndef SR_MODEL_NO_RETIRE_REPAIR
+	if (ld_seqcst(n) == 0)
+#endif
+		return false;
+	fetch_or_seqcst(mask, bit);
+	return true;
 }
 
 /* After publishing: does anybody sleep (or is about to) who must be woken? */
-static inline bool evc_must_wake(sr_a32 *sleepers)
+static inline bool evc_must_wake(sr_a64 *mask)
 {
 #ifndef SR_MODEL_DROP_WAKER_FENCE
 	fence_full(); /* the publication before the load; pairs with evc_announce */
 #endif
-	return ld_relaxed(sleepers) != 0;
+	return ld_relaxed(mask) != 0;
 }
 
 /* Before FUTEX_WAKE: a waiter between announce and FUTEX_WAIT sees a new

@@ -26,6 +26,9 @@
 /* How often a waiting side looks for dead peers: the contract asks 200 ms,
  * DESIGN.md 100 ms for a sleeper; 50 ms leaves margin on a loaded box. */
 #define SR_LIVENESS_NS (50 * 1000 * 1000LL)
+/* FUTEX_WAKEs in a row that woke nobody before a waker looks for dead
+ * sleepers (wait.c): a few are normal (a waiter about to sleep). */
+#define SR_EMPTY_WAKES_REAP 64u
 
 enum sr_dir { SR_DATA = 0, SR_ROOM = 1 }; /* what a waiter waits for */
 
@@ -106,6 +109,7 @@ struct shmring {
 	int64_t spin_ns;
 	int64_t next_live_check; /* CLOCK_MONOTONIC ns of the next liveness look */
 	uint32_t seen_epoch[2];  /* wait epochs at the last look, per direction */
+	uint32_t empty_wakes[2]; /* FUTEX_WAKEs in a row that woke nobody, per direction */
 };
 
 /* ---- crash.c: crash points (SHMRING_CRASHPOINTS builds only) ---- */
@@ -181,6 +185,8 @@ void shmring__drop(shmring *r, uint64_t n);
 int64_t shmring__now(void);
 void shmring__wake(shmring *r, enum sr_dir dir);
 void shmring__wake_all(shmring *r);
+unsigned shmring__sleepers(const shmring *r);
+void shmring__clear_sleeper(shmring *r, unsigned idx);
 typedef int (*sr_try_fn)(shmring *r, void *arg);
 int shmring__block(shmring *r, enum sr_dir dir, sr_try_fn fn, void *arg, int64_t timeout_ns);
 

@@ -7,9 +7,10 @@
  *   0x0000  config line   magic, version, geometry, creator   read-only after init
  *   0x0100  producer line tail / enqueue position             written by producers
  *   0x0200  consumer line head / dequeue position             written by consumers
- *   0x0300  data wait     epoch + sleepers (consumers sleep)  both sides
- *   0x0400  room wait     epoch + sleepers (producers sleep)  both sides
+ *   0x0300  data wait     epoch + sleeper mask (consumers sleep)  both sides
+ *   0x0400  room wait     epoch + sleeper mask (producers sleep)  both sides
  *   0x0500  totals        live-endpoint hints, folded counters, dropped   (rare writes)
+ *   0x0600  sleep counts  threads asleep per endpoint (wait.c)    sleepers only
  *   0x1000  endpoint table, SR_EP_MAX entries of 64 bytes
  *   0x3000  data area     records (SPSC, MPSC) or slots (SPMC, MPMC), page aligned
  *
@@ -33,7 +34,7 @@
 #include "atomics.h"
 
 #define SR_MAGIC UINT64_C(0x31474e49524d4853) /* "SHMRING1" little-endian */
-#define SR_LAYOUT_VERSION 1u
+#define SR_LAYOUT_VERSION 2u
 
 #define SR_EP_PER_SIDE 64 /* endpoints on a multi side (the contract asks >= 64) */
 #define SR_EP_MAX (2 * SR_EP_PER_SIDE)
@@ -44,6 +45,7 @@
 #define SR_OFF_DWAIT 0x300u
 #define SR_OFF_RWAIT 0x400u
 #define SR_OFF_TOTALS 0x500u
+#define SR_OFF_NSLEEP 0x600u
 #define SR_OFF_EP 0x1000u
 #define SR_OFF_DATA_MIN 0x3000u /* the data area starts at or after this, page aligned */
 
@@ -75,13 +77,18 @@ struct sr_pos_line {
 	uint64_t pad[30];
 };
 
-/* An event count (wait.c): sleepers announce themselves, then sleep on epoch. */
+/* An event count (wait.c): sleepers announce themselves, then sleep on epoch.
+ * The mask has a bit per endpoint of the side that waits here (consumers on
+ * the data line, producers on the room line): set while that endpoint has a
+ * thread asleep, so wakers load one word, and the reaper of a dead sleeper
+ * clears its bit exactly (a count could not tell what the dead had added). */
 struct sr_wait_line {
 	sr_a32 epoch;    /* +0x00 futex word: wakers add 1 before FUTEX_WAKE */
-	sr_a32 sleepers; /* +0x04 threads between announce and return from a wait */
+	uint32_t resv0;  /* +0x04 zero */
 	sr_a32 want;     /* +0x08 a pollfd waits for the next transition (one-shot) */
-	uint32_t pad0;
-	uint64_t pad[30];
+	uint32_t resv1;  /* +0x0c zero */
+	sr_a64 mask;     /* +0x10 bit (index % SR_EP_PER_SIDE): that endpoint may sleep */
+	uint64_t pad[29];
 };
 
 struct sr_totals_line {
@@ -125,7 +132,8 @@ struct sr_header {
 	struct sr_wait_line dwait;      /* 0x300 */
 	struct sr_wait_line rwait;      /* 0x400 */
 	struct sr_totals_line totals;   /* 0x500 */
-	uint8_t reserved[0x1000 - 0x600];
+	sr_a32 nsleep[SR_EP_MAX];       /* 0x600 threads of endpoint i asleep (wait.c) */
+	uint8_t reserved[0x1000 - 0x600 - 4 * SR_EP_MAX];
 	struct sr_endpoint ep[SR_EP_MAX]; /* 0x1000 */
 };
 
@@ -192,6 +200,9 @@ static_assert(offsetof(struct sr_header, cons) == SR_OFF_CONS, "consumer line of
 static_assert(offsetof(struct sr_header, dwait) == SR_OFF_DWAIT, "data wait offset");
 static_assert(offsetof(struct sr_header, rwait) == SR_OFF_RWAIT, "room wait offset");
 static_assert(offsetof(struct sr_header, totals) == SR_OFF_TOTALS, "totals offset");
+static_assert(offsetof(struct sr_header, nsleep) == SR_OFF_NSLEEP, "sleep counts offset");
+static_assert(sizeof(struct sr_wait_line) == 0x100, "a wait line is 256 bytes");
+static_assert(SR_EP_PER_SIDE <= 64, "a side's endpoints fit a 64-bit sleeper mask");
 static_assert(offsetof(struct sr_header, ep) == SR_OFF_EP, "endpoint table offset");
 static_assert(sizeof(struct sr_header) == SR_OFF_DATA_MIN, "header size");
 static_assert(SR_OFF_CONS - SR_OFF_PROD >= 128, "producer and consumer lines 128 bytes apart");

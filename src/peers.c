@@ -209,6 +209,7 @@ static void claim_entry(shmring *r, int role, unsigned idx, struct sr_role *out)
 	st_relaxed(&e->resv_pos, SR_RESV_NONE);
 	st_relaxed(&e->resv_size, 0);
 	st_relaxed(&e->poll_pid, 0); /* a dead owner's pollfd is not ours */
+	shmring__clear_sleeper(r, idx); /* nor its sleep: it will not wake */
 	SR_CRASH(ATTACH_REAPED);
 	/* Count first: an entry is never LIVE without its count, so a reaper
 	 * of a half-attached endpoint never uncounts what was not counted. */

@@ -4,22 +4,28 @@
  * system calls near the data path.
  *
  * Each direction has an event count (layout.h): a 32-bit epoch, the futex
- * word, and a count of sleepers.
+ * word, and a mask of the endpoints that have a thread asleep (evcount.h).
  *
  *   waiter                              waker
- *   sleepers += 1   (seq_cst RMW)       publish data   (store-release)
+ *   set my bit      (seq_cst RMW)       publish data   (store-release)
  *   e = epoch                           full fence
- *   full fence                          if sleepers != 0:
+ *   full fence                          if mask != 0:
  *   re-check the ring; ready? leave        epoch += 1
  *   FUTEX_WAIT(epoch, e)                   FUTEX_WAKE(epoch, all)
- *   sleepers -= 1
+ *   clear my bit
  *
- * Either the waker's load of sleepers sees the waiter's increment (and it
- * wakes it, or bumps epoch before the waiter sleeps, so FUTEX_WAIT returns at
+ * Either the waker's load of the mask sees the waiter's bit (and it wakes
+ * it, or bumps epoch before the waiter sleeps, so FUTEX_WAIT returns at
  * once), or the waiter's re-check, ordered after its fence, sees the data the
  * waker published before its fence. Without the two fences a wakeup is lost.
  * The waker pays one fence and one load of a line nobody writes while nobody
  * sleeps: no system call while both sides keep up.
+ *
+ * A waiter killed in its sleep leaves its bit set, and every message would
+ * then pay a FUTEX_WAKE that wakes nobody. Whoever takes over its endpoint
+ * clears the bit (peers.c); until then a waker whose FUTEX_WAKEs keep waking
+ * nobody clears the mask and wakes the line (reap_sleepers), which costs
+ * live waiters one spurious wakeup and the dead their bit.
  *
  * Sleeps are cut into slices of SR_LIVENESS_NS so that a peer that died
  * without closing (no wakeup will come) is noticed within that time.
@@ -48,9 +54,10 @@ static long futex_wait(sr_a32 *word, uint32_t expect, int64_t ns)
 	return syscall(SYS_futex, word, FUTEX_WAIT, expect, &ts, NULL, 0);
 }
 
-static void futex_wake(sr_a32 *word)
+/* Returns how many it woke. */
+static long futex_wake(sr_a32 *word)
 {
-	syscall(SYS_futex, word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+	return syscall(SYS_futex, word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 }
 
 static struct sr_wait_line *line_of(shmring *r, enum sr_dir dir)
@@ -58,22 +65,82 @@ static struct sr_wait_line *line_of(shmring *r, enum sr_dir dir)
 	return dir == SR_DATA ? &r->h->dwait : &r->h->rwait;
 }
 
+/* First endpoint index of the side that sleeps on dir's line. */
+static unsigned sleeper_base(enum sr_dir dir)
+{
+	return dir == SR_DATA ? SR_EP_CONS_BASE : 0;
+}
+
+static void wake_line(struct sr_wait_line *w)
+{
+	evc_bump(&w->epoch);
+	futex_wake(&w->epoch);
+}
+
+/* Many FUTEX_WAKEs in a row woke nobody: a bit is set that no sleeper
+ * stands behind (a waiter killed asleep, whose endpoint nobody has taken
+ * over yet, or which a forked sharer still holds). Clear the bits, then bump
+ * the epoch and wake: a live waiter between its announcement and its sleep,
+ * or asleep, re-checks the ring and announces itself again (a spurious
+ * wakeup), so no wakeup is lost; a dead one does not come back. */
+static void reap_sleepers(shmring *r, enum sr_dir dir)
+{
+	struct sr_wait_line *w = line_of(r, dir);
+	uint64_t m = ld_relaxed(&w->mask);
+	if (!m)
+		return;
+	fetch_and_seqcst(&w->mask, ~m);
+	wake_line(w);
+}
+
 /* Called after publishing (data for SR_DATA, room for SR_ROOM). Wait-free
  * unless someone sleeps. */
 void shmring__wake(shmring *r, enum sr_dir dir)
 {
 	struct sr_wait_line *w = line_of(r, dir);
-	bool sleeping = evc_must_wake(&w->sleepers); /* the fence, then the load */
+	bool sleeping = evc_must_wake(&w->mask); /* the fence, then the load */
 	if (SR_UNLIKELY(ld_relaxed(&w->want)) &&
 	    atomic_exchange_explicit(&w->want, 0, memory_order_seq_cst))
 		shmring__poll_signal(r, dir == SR_DATA ? SHMRING_CONSUMER : SHMRING_PRODUCER);
 	if (SR_LIKELY(!sleeping))
 		return;
 	evc_bump(&w->epoch);
-	futex_wake(&w->epoch);
+	long woken = futex_wake(&w->epoch);
 	struct sr_endpoint *e = dir == SR_DATA ? r->prod.ep : r->cons.ep;
 	if (e)
 		st_relaxed(&e->wakeups, ld_relaxed(&e->wakeups) + 1);
+	/* A waiter between its announcement and FUTEX_WAIT is not woken
+	 * either, so one empty wake proves nothing; many in a row are worth
+	 * a look. */
+	if (woken != 0)
+		r->empty_wakes[dir] = 0;
+	else if (++r->empty_wakes[dir] % SR_EMPTY_WAKES_REAP == 0)
+		reap_sleepers(r, dir);
+}
+
+/* Threads asleep on the ring now, dead endpoints not counted (shmring_stat). */
+unsigned shmring__sleepers(const shmring *r)
+{
+	unsigned n = 0;
+	for (int d = 0; d < 2; d++) {
+		uint64_t m = ld_relaxed(d == SR_DATA ? &r->h->dwait.mask : &r->h->rwait.mask);
+		while (m) {
+			unsigned i = sleeper_base((enum sr_dir)d) + (unsigned)__builtin_ctzll(m);
+			m &= m - 1;
+			if (shmring__ep_alive(r, i))
+				n += ld_relaxed(&r->h->nsleep[i]);
+		}
+	}
+	return n;
+}
+
+/* A new owner takes endpoint idx (peers.c, holding its lock): whatever a dead
+ * owner left asleep there is gone. */
+void shmring__clear_sleeper(shmring *r, unsigned idx)
+{
+	enum sr_dir dir = idx >= SR_EP_CONS_BASE ? SR_DATA : SR_ROOM;
+	st_relaxed(&r->h->nsleep[idx], 0);
+	fetch_and_seqcst(&line_of(r, dir)->mask, ~((uint64_t)1 << (idx - sleeper_base(dir))));
 }
 
 void shmring__wake_all(shmring *r)
@@ -175,9 +242,14 @@ static int block(shmring *r, enum sr_dir dir, sr_try_fn fn, void *arg, int64_t t
 	}
 
 	struct sr_wait_line *w = line_of(r, dir);
+	int idx = dir == SR_DATA ? r->cons.idx : r->prod.idx;
+	if (idx < 0)
+		return -EBADF; /* api.c checks the role first */
+	uint64_t bit = (uint64_t)1 << ((unsigned)idx - sleeper_base(dir));
+	sr_a32 *nsleep = &r->h->nsleep[idx];
 	bool force = true;
 	for (;;) {
-		uint32_t e = evc_announce(&w->sleepers, &w->epoch);
+		uint32_t e = evc_announce(&w->mask, bit, nsleep, &w->epoch);
 		rc = fn(r, arg);
 		now = shmring__now();
 		if (rc == -EAGAIN)
@@ -185,13 +257,15 @@ static int block(shmring *r, enum sr_dir dir, sr_try_fn fn, void *arg, int64_t t
 		if (rc == -EAGAIN && now >= deadline)
 			rc = -ETIMEDOUT;
 		if (rc != -EAGAIN) {
-			evc_retire(&w->sleepers);
+			if (evc_retire(&w->mask, bit, nsleep))
+				wake_line(w);
 			return rc;
 		}
 		int64_t slice = deadline - now < SR_LIVENESS_NS ? deadline - now : SR_LIVENESS_NS;
 		long fr = futex_wait(&w->epoch, e, slice);
 		int err = fr < 0 ? errno : 0;
-		evc_retire(&w->sleepers);
+		if (evc_retire(&w->mask, bit, nsleep))
+			wake_line(w);
 		if (err == EINTR)
 			return -EINTR;
 		force = err == ETIMEDOUT; /* a quiet slice: look at the peers again */

@@ -582,3 +582,68 @@ MODE_TEST(endpoints, a_blocked_producer_wakes_when_the_last_consumer_is_killed, 
 	for (int i = 0; i < 3; i++)
 		wake_case(mode, 0, 1, spins[i], 5 * SEC);
 }
+
+/*
+ * A waiter killed in its sleep must not leave every later message paying a
+ * FUTEX_WAKE that wakes nobody (the contract: no system call while both
+ * sides keep up). The child sleeps as a consumer through the handle it
+ * inherited: on a multi-consumer side it takes an endpoint of its own, which
+ * dies with it; on a single side it shares the parent's endpoint, which
+ * stays alive (the parent holds it), so only the wakers' own look at empty
+ * wakeups can clear its announcement. Either way, a thousand messages that
+ * the parent sends and receives itself cost at most a bounded number of
+ * wakeups (SR_EMPTY_WAKES_REAP in src/internal.h: 64), not one each.
+ */
+MODE_TEST(endpoints, a_waiter_killed_asleep_leaves_no_futex_wakes_behind, TMO)
+{
+	T_MODE;
+	shmring *p, *c;
+	t_pair(mode, 4096, 64, &p, &c);
+	pid_t kid = t_fork();
+	if (kid == 0) {
+		char b[64];
+		shmring_set_spin(c, 0);
+		long rc = shmring_recv(c, b, sizeof(b), -1);
+		CHILD_CHECKF(0, rc, 0, "recv returned instead of sleeping");
+	}
+	struct shmring_stat st;
+	int64_t until = t_now() + 5 * SEC;
+	do {
+		t_sleep_ms(2);
+		st = t_stat(p);
+	} while (st.sleepers == 0 && t_now() < until);
+	cr_assert_eq(st.sleepers, 1, "%s: the child never slept", M);
+	kill(kid, SIGKILL);
+	int status;
+	cr_assert(t_reap(kid, 5, &status), "%s: child not reaped", M);
+	if (t_multi_cons(mode))
+		cr_assert_eq(t_stat(p).sleepers, 0, "%s: a dead endpoint's sleeper still counted", M);
+
+	uint64_t w0 = t_stat(p).wakeups;
+	char b[64] = { 0 }, in[64];
+	for (int i = 0; i < 1000; i++) {
+		cr_assert_eq(shmring_send(p, b, sizeof(b), 0), 0, "%s: send %d", M, i);
+		cr_assert_eq(shmring_recv(c, in, sizeof(in), 0), (ssize_t)sizeof(b), "%s: recv %d", M, i);
+	}
+	st = t_stat(p);
+	cr_assert_leq(st.wakeups - w0, 65, "%s: %llu futex wakes for 1000 messages with nobody asleep",
+		      M, (unsigned long long)(st.wakeups - w0));
+	cr_assert_eq(st.sleepers, 0, "%s: %u sleepers counted after the wakers' look", M, st.sleepers);
+
+	/* and waiting still works: a fresh sleeper is woken by the next message */
+	kid = t_fork();
+	if (kid == 0) {
+		shmring_set_spin(c, 0);
+		ssize_t n = shmring_recv(c, in, sizeof(in), 2 * SEC);
+		CHILD_CHECK(n == (ssize_t)sizeof(b), n, 0);
+		_exit(0);
+	}
+	until = t_now() + 5 * SEC;
+	do
+		t_sleep_ms(2);
+	while (t_stat(p).sleepers == 0 && t_now() < until);
+	cr_assert_eq(shmring_send(p, b, sizeof(b), 0), 0, "%s: send", M);
+	t_reap_ok(kid, 5, "the fresh sleeper");
+	shmring_close(p);
+	shmring_close(c);
+}

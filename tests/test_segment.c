@@ -832,7 +832,7 @@ struct lie {
 static const struct lie lies[] = {
 	{ "magic ^ 1", F_MAGIC, 3, 1, -EBADMSG, 0, 0 },
 	{ "magic = 0", F_MAGIC, 0, 0, -EBADMSG, 0, 0 },
-	{ "version = 2", F_VERSION, 0, 2, -EPROTO, 0, 0 },
+	{ "version + 1", F_VERSION, 1, 1, -EPROTO, 0, 0 },
 	{ "version = 0xffffffff", F_VERSION, 0, 0xffffffff, -EPROTO, 0, 0 },
 	{ "header_size + 8", F_HDRSZ, 1, 8, -EBADMSG, 0, 0 },
 	{ "header_size = 0", F_HDRSZ, 0, 0, -EBADMSG, 0, 0 },

@@ -196,6 +196,7 @@ void view_close(struct view *v);
 /* Is endpoint i alive: LIVE in the table and its lock byte held? */
 bool view_ep_alive(const struct view *v, unsigned i);
 void view_stats(const struct view *v, struct view_stats *s);
+unsigned view_sleepers(const struct view *v, bool data);
 /* A word for the verdict: "ok", "corrupt", "unsupported" (another layout
  * version), "initialising" (creator at work). */
 const char *view_status(const struct view *v);

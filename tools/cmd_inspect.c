@@ -362,12 +362,12 @@ static void stat_text(const struct view *v)
 		       (unsigned long long)s.capacity, fill_pct(&s));
 
 	printf("\nwait\n");
-	printf("  data (0x300)  epoch %u, sleepers %u, pollfd wanted %u (consumers wait)\n",
-	       (unsigned)ld_relaxed(&h->dwait.epoch), (unsigned)ld_relaxed(&h->dwait.sleepers),
-	       (unsigned)ld_relaxed(&h->dwait.want));
-	printf("  room (0x400)  epoch %u, sleepers %u, pollfd wanted %u (producers wait)\n",
-	       (unsigned)ld_relaxed(&h->rwait.epoch), (unsigned)ld_relaxed(&h->rwait.sleepers),
-	       (unsigned)ld_relaxed(&h->rwait.want));
+	printf("  data (0x300)  epoch %u, sleepers %u (mask %#llx), pollfd wanted %u (consumers wait)\n",
+	       (unsigned)ld_relaxed(&h->dwait.epoch), view_sleepers(v, true),
+	       (unsigned long long)ld_relaxed(&h->dwait.mask), (unsigned)ld_relaxed(&h->dwait.want));
+	printf("  room (0x400)  epoch %u, sleepers %u (mask %#llx), pollfd wanted %u (producers wait)\n",
+	       (unsigned)ld_relaxed(&h->rwait.epoch), view_sleepers(v, false),
+	       (unsigned long long)ld_relaxed(&h->rwait.mask), (unsigned)ld_relaxed(&h->rwait.want));
 
 	printf("\ntotals (0x500)\n");
 	printf("  nprod         %u (live producers, hint)\n",
@@ -471,9 +471,11 @@ static void stat_json(const struct view *v)
 
 	json_open(&j, "wait", '{');
 	json_u64(&j, "data_epoch", ld_relaxed(&h->dwait.epoch));
-	json_u64(&j, "data_sleepers", ld_relaxed(&h->dwait.sleepers));
+	json_u64(&j, "data_sleepers", view_sleepers(v, true));
+	json_u64(&j, "data_sleeper_mask", ld_relaxed(&h->dwait.mask));
 	json_u64(&j, "room_epoch", ld_relaxed(&h->rwait.epoch));
-	json_u64(&j, "room_sleepers", ld_relaxed(&h->rwait.sleepers));
+	json_u64(&j, "room_sleepers", view_sleepers(v, false));
+	json_u64(&j, "room_sleeper_mask", ld_relaxed(&h->rwait.mask));
 	json_u64(&j, "data_want", ld_relaxed(&h->dwait.want));
 	json_u64(&j, "room_want", ld_relaxed(&h->rwait.want));
 	json_close(&j, '}');

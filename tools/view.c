@@ -165,6 +165,21 @@ void view_close(struct view *v)
 	v->fd = -1;
 }
 
+/* Threads asleep on one wait line (consumers wait on data, producers on
+ * room): the sleep counts of the endpoints whose mask bit is set and that a
+ * process still holds (a waiter killed asleep leaves its bit behind until
+ * its endpoint is taken over). */
+unsigned view_sleepers(const struct view *v, bool data)
+{
+	const struct sr_header *h = &v->h;
+	unsigned base = data ? SR_EP_CONS_BASE : 0, n = 0;
+	uint64_t m = ld_relaxed(data ? &h->dwait.mask : &h->rwait.mask);
+	for (unsigned b = 0; b < SR_EP_PER_SIDE; b++)
+		if ((m >> b & 1) && v->locked[base + b])
+			n += ld_relaxed(&h->nsleep[base + b]);
+	return n;
+}
+
 void view_stats(const struct view *v, struct view_stats *s)
 {
 	const struct sr_header *h = &v->h;
@@ -177,7 +192,7 @@ void view_stats(const struct view *v, struct view_stats *s)
 	s->received = ld_relaxed(&h->totals.received);
 	s->wakeups = ld_relaxed(&h->totals.wakeups);
 	s->dropped = ld_relaxed(&h->totals.dropped);
-	s->sleepers = ld_relaxed(&h->dwait.sleepers) + ld_relaxed(&h->rwait.sleepers);
+	s->sleepers = view_sleepers(v, true) + view_sleepers(v, false);
 	for (unsigned i = 0; i < SR_EP_MAX; i++) {
 		const struct sr_endpoint *e = &h->ep[i];
 		bool producer = i < SR_EP_CONS_BASE;

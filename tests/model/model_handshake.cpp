@@ -4,13 +4,16 @@
 //
 // Compiles src/evcount.h, the code wait.c runs, against Relacy's atomics
 // (src/atomics_relacy.hpp) and explores the interleavings and weak-memory
-// reorderings of one waker and one waiter. The futex is modelled by what the
+// reorderings of wakers and waiters. The futex is modelled by what the
 // kernel guarantees: FUTEX_WAIT compares the word and sleeps atomically with
-// respect to FUTEX_WAKE (a mutex and a condition variable). A lost wakeup
-// shows as a deadlock: the waiter asleep with the data published.
+// respect to FUTEX_WAKE (a mutex and a condition variable), and it may also
+// return for no reason (wait.c sleeps in slices, and a signal interrupts
+// it): each waiter gets one such spurious return, at a point Relacy picks. A
+// lost wakeup shows as a deadlock: a waiter asleep with the data published.
 //
-// Built three times: as is (must pass), and without the waiter's or the
-// waker's fence (each must fail: proof the check can see the bug).
+// Built four times: as is (must pass), and without the waiter's fence, the
+// waker's fence, or the repair in evc_retire (each must fail: proof that the
+// check can see the bug).
 #define SHMRING_RELACY 1
 #include "atomics.h"
 #include "evcount.h"
@@ -19,8 +22,13 @@ struct futex_model {
 	rl::mutex m;
 	rl::condition_variable cv;
 
-	void wait(sr_a32 *word, uint32_t expect)
+	// spurious: this waiter may still return once without a wakeup
+	void wait(sr_a32 *word, uint32_t expect, int *spurious)
 	{
+		if (*spurious && rl::rand(2)) {
+			--*spurious;
+			return;
+		}
 		m.lock($);
 		if ((*word)($).load(rl::mo_relaxed) == expect)
 			cv.wait(m, $);
@@ -34,39 +42,86 @@ struct futex_model {
 	}
 };
 
+// One event count: the mask and epoch of a wait line, and the sleep counts
+// of two endpoints (bits 1 and 2).
+struct line {
+	sr_a64 mask;
+	sr_a32 epoch;
+	sr_a32 n[2];
+	futex_model fx;
+
+	void init()
+	{
+		mask($).store(0, rl::mo_relaxed);
+		epoch($).store(0, rl::mo_relaxed);
+		n[0]($).store(0, rl::mo_relaxed);
+		n[1]($).store(0, rl::mo_relaxed);
+	}
+
+	// the waker's half of wait.c, after publishing
+	void wake()
+	{
+		if (evc_must_wake(&mask)) {
+			evc_bump(&epoch);
+			fx.wake();
+		}
+	}
+
+	// wait.c's reap_sleepers: a waker that woke nobody many times clears
+	// the mask and wakes the line
+	void reap()
+	{
+		uint64_t m = mask($).load(rl::mo_relaxed);
+		if (!m)
+			return;
+		fetch_and_seqcst(&mask, ~m);
+		evc_bump(&epoch);
+		fx.wake();
+	}
+
+	// the loop of wait.c, for endpoint ep, until ready() holds
+	template <class F> void await(int ep, F ready)
+	{
+		uint64_t bit = (uint64_t)1 << (ep + 1);
+		int spurious = 1;
+		for (;;) {
+			if (ready())
+				return;
+			uint32_t e = evc_announce(&mask, bit, &n[ep], &epoch);
+			if (ready()) {
+				if (evc_retire(&mask, bit, &n[ep])) {
+					evc_bump(&epoch);
+					fx.wake();
+				}
+				return;
+			}
+			fx.wait(&epoch, e, &spurious);
+			if (evc_retire(&mask, bit, &n[ep])) {
+				evc_bump(&epoch);
+				fx.wake();
+			}
+		}
+	}
+};
+
 // One message; the waiter sleeps until it sees it.
 struct one_wakeup : rl::test_suite<one_wakeup, 2> {
-	sr_a32 sleepers, epoch;
+	line l;
 	rl::atomic<int> data;
-	futex_model fx;
 
 	void before()
 	{
-		sleepers($).store(0, rl::mo_relaxed);
-		epoch($).store(0, rl::mo_relaxed);
+		l.init();
 		data($).store(0, rl::mo_relaxed);
 	}
 
 	void thread(unsigned id)
 	{
-		if (id == 0) { // waker: publish, then wake if anybody sleeps
+		if (id == 0) {
 			data($).store(1, rl::mo_release);
-			if (evc_must_wake(&sleepers)) {
-				evc_bump(&epoch);
-				fx.wake();
-			}
-		} else { // waiter: the loop of wait.c
-			for (;;) {
-				if (data($).load(rl::mo_acquire))
-					break;
-				uint32_t e = evc_announce(&sleepers, &epoch);
-				if (data($).load(rl::mo_acquire)) {
-					evc_retire(&sleepers);
-					break;
-				}
-				fx.wait(&epoch, e);
-				evc_retire(&sleepers);
-			}
+			l.wake();
+		} else {
+			l.await(0, [&] { return data($).load(rl::mo_acquire) != 0; });
 		}
 	}
 };
@@ -74,15 +129,13 @@ struct one_wakeup : rl::test_suite<one_wakeup, 2> {
 // Two rounds of ping-pong: each side waits for the other's message, so each
 // side is waker and waiter in turn, on two event counts (data and room).
 struct ping_pong : rl::test_suite<ping_pong, 2> {
-	sr_a32 sleepers[2], epoch[2];
+	line l[2];
 	rl::atomic<int> box[2];
-	futex_model fx[2];
 
 	void before()
 	{
 		for (int i = 0; i < 2; i++) {
-			sleepers[i]($).store(0, rl::mo_relaxed);
-			epoch[i]($).store(0, rl::mo_relaxed);
+			l[i].init();
 			box[i]($).store(0, rl::mo_relaxed);
 		}
 	}
@@ -90,25 +143,12 @@ struct ping_pong : rl::test_suite<ping_pong, 2> {
 	void send(int d, int v)
 	{
 		box[d]($).store(v, rl::mo_release);
-		if (evc_must_wake(&sleepers[d])) {
-			evc_bump(&epoch[d]);
-			fx[d].wake();
-		}
+		l[d].wake();
 	}
 
 	void await(int d, int v)
 	{
-		for (;;) {
-			if (box[d]($).load(rl::mo_acquire) == v)
-				return;
-			uint32_t e = evc_announce(&sleepers[d], &epoch[d]);
-			if (box[d]($).load(rl::mo_acquire) == v) {
-				evc_retire(&sleepers[d]);
-				return;
-			}
-			fx[d].wait(&epoch[d], e);
-			evc_retire(&sleepers[d]);
-		}
+		l[d].await(0, [&] { return box[d]($).load(rl::mo_acquire) == v; });
 	}
 
 	void thread(unsigned id)
@@ -125,6 +165,77 @@ struct ping_pong : rl::test_suite<ping_pong, 2> {
 	}
 };
 
+// Two processes that share one endpoint (a single-side end inherited across
+// fork) wait at once: one's retire may clear the bit the other has just set.
+struct shared_endpoint : rl::test_suite<shared_endpoint, 3> {
+	line l;
+	rl::atomic<int> data;
+
+	void before()
+	{
+		l.init();
+		data($).store(0, rl::mo_relaxed);
+	}
+
+	void thread(unsigned id)
+	{
+		if (id == 0) {
+			data($).store(1, rl::mo_release);
+			l.wake();
+		} else {
+			l.await(0, [&] { return data($).load(rl::mo_acquire) != 0; });
+		}
+	}
+};
+
+// Two endpoints, each with its own bit: the one that leaves first must not
+// take the other's announcement with it.
+struct two_endpoints : rl::test_suite<two_endpoints, 3> {
+	line l;
+	rl::atomic<int> data;
+
+	void before()
+	{
+		l.init();
+		data($).store(0, rl::mo_relaxed);
+	}
+
+	void thread(unsigned id)
+	{
+		if (id == 0) {
+			data($).store(1, rl::mo_release);
+			l.wake();
+		} else {
+			l.await((int)id - 1, [&] { return data($).load(rl::mo_acquire) != 0; });
+		}
+	}
+};
+
+// A third party clears the mask at any moment (wait.c's reap_sleepers): a
+// live waiter may lose its bit, never its wakeup.
+struct reaper : rl::test_suite<reaper, 3> {
+	line l;
+	rl::atomic<int> data;
+
+	void before()
+	{
+		l.init();
+		data($).store(0, rl::mo_relaxed);
+	}
+
+	void thread(unsigned id)
+	{
+		if (id == 0) {
+			data($).store(1, rl::mo_release);
+			l.wake();
+		} else if (id == 1) {
+			l.await(0, [&] { return data($).load(rl::mo_acquire) != 0; });
+		} else {
+			l.reap();
+		}
+	}
+};
+
 int main()
 {
 	rl::test_params p;
@@ -132,6 +243,9 @@ int main()
 	p.search_type = rl::random_scheduler_type;
 	bool ok = rl::simulate<one_wakeup>(p);
 	ok = rl::simulate<ping_pong>(p) && ok;
+	ok = rl::simulate<shared_endpoint>(p) && ok;
+	ok = rl::simulate<two_endpoints>(p) && ok;
+	ok = rl::simulate<reaper>(p) && ok;
 	rl::test_params full;
 	full.search_type = rl::fair_context_bound_scheduler_type;
 	full.context_bound = 3;

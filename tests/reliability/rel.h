@@ -589,10 +589,12 @@ static inline void rel_dump_fd(int fd, const char *title)
 		") aux %" PRIu64 " fill %" PRId64 "\n",
 		tail, tail, head, head, (uint64_t)atomic_load((sr_a64 *)&h->cons.aux),
 		(int64_t)(tail - head));
-	fprintf(stderr, "data wait: epoch %u sleepers %u want %u; room wait: epoch %u sleepers %u want %u\n",
-		atomic_load((sr_a32 *)&h->dwait.epoch), atomic_load((sr_a32 *)&h->dwait.sleepers),
+	fprintf(stderr,
+		"data wait: epoch %u sleeper mask %#" PRIx64 " want %u; room wait: epoch %u sleeper "
+		"mask %#" PRIx64 " want %u\n",
+		atomic_load((sr_a32 *)&h->dwait.epoch), (uint64_t)atomic_load((sr_a64 *)&h->dwait.mask),
 		atomic_load((sr_a32 *)&h->dwait.want), atomic_load((sr_a32 *)&h->rwait.epoch),
-		atomic_load((sr_a32 *)&h->rwait.sleepers), atomic_load((sr_a32 *)&h->rwait.want));
+		(uint64_t)atomic_load((sr_a64 *)&h->rwait.mask), atomic_load((sr_a32 *)&h->rwait.want));
 	const struct sr_totals_line *t = &h->totals;
 	fprintf(stderr,
 		"totals: nprod %u ncons %u prod_seen %u cons_seen %u dropped %" PRIu64
