@@ -39,6 +39,19 @@ static int open_retry(shmring *any, int role, shmring **out)
 	}
 }
 
+/* In a forked child: attach as `role` to the ring behind the handle inherited
+ * from the parent (an endpoint of the child's own), then close the inherited
+ * handle, as a child closes the pipe ends it does not use. A failure ends the
+ * child (CHILD_CHECK). */
+static shmring *child_take(shmring *inherited, int role)
+{
+	shmring *r = NULL;
+	int rc = shmring_open_fd(shmring_fd(inherited), role, &r);
+	CHILD_CHECK(rc == 0, rc, role);
+	shmring_close(inherited);
+	return r;
+}
+
 /* Poll shmring_stat until dropped >= want (or 3 s pass); returns dropped. */
 static uint64_t wait_dropped(shmring *r, uint64_t want)
 {
@@ -68,15 +81,12 @@ MODE_TEST(crash, producer_killed_after_sending_n_messages, TMO)
 	t_pipe(done);
 	pid_t pid = t_fork();
 	if (pid == 0) {
-		shmring *p = NULL;
-		int r2 = shmring_open_fd(shmring_fd(c), SHMRING_PRODUCER, &p);
-		CHILD_CHECK(r2 == 0, r2, 0);
-		shmring_close(c);
+		shmring *p = child_take(c, SHMRING_PRODUCER);
 		static char b[256];
 		for (uint32_t i = 0; i < N; i++) {
 			size_t len = len_of(i, max);
 			t_stamp_make(b, len, 7, i);
-			r2 = shmring_send(p, b, len, 5 * SEC);
+			int r2 = shmring_send(p, b, len, 5 * SEC);
 			CHILD_CHECK(r2 == 0, r2, i);
 		}
 		t_put(done[1], 'd');
@@ -125,14 +135,12 @@ MODE_TEST(crash, producer_killed_mid_stream, TMO)
 		t_pipe(ready);
 		pid_t pid = t_fork();
 		if (pid == 0) {
-			shmring *p = NULL;
-			int r2 = shmring_open_fd(shmring_fd(c), SHMRING_PRODUCER, &p);
-			CHILD_CHECK(r2 == 0, r2, 0);
-			shmring_close(c);
+			shmring *p = child_take(c, SHMRING_PRODUCER);
 			t_put(ready[1], 'r');
 			static char b[512];
 			for (uint32_t i = 0;; i++) {
 				size_t len = len_of(i, max);
+				int r2;
 				if (i & 1) {
 					void *w = NULL;
 					r2 = shmring_claim(p, max, &w, 5 * SEC);
@@ -208,13 +216,10 @@ MODE_TEST(crash, producer_killed_between_claim_and_commit, TMO)
 		t_pipe(step);
 		pid_t pid = t_fork();
 		if (pid == 0) {
-			shmring *p = NULL;
-			int r2 = shmring_open_fd(shmring_fd(c), SHMRING_PRODUCER, &p);
-			CHILD_CHECK(r2 == 0, r2, 0);
-			shmring_close(c);
+			shmring *p = child_take(c, SHMRING_PRODUCER);
 			char b[64];
 			t_stamp_make(b, 64, 1, 0);
-			r2 = shmring_send(p, b, 64, 0);
+			int r2 = shmring_send(p, b, 64, 0);
 			CHILD_CHECK(r2 == 0, r2, 0);
 			void *w = NULL;
 			r2 = shmring_claim(p, 64, &w, 0);
@@ -340,13 +345,10 @@ MODE_TEST(crash, consumer_killed_holding_a_peek, TMO)
 	t_pipe(step);
 	pid_t pid = t_fork();
 	if (pid == 0) {
-		shmring *c = NULL;
-		int r2 = shmring_open_fd(shmring_fd(p), SHMRING_CONSUMER, &c);
-		CHILD_CHECK(r2 == 0, r2, 0);
-		shmring_close(p);
+		shmring *c = child_take(p, SHMRING_CONSUMER);
 		const void *m;
 		size_t len;
-		r2 = shmring_peek(c, &m, &len, 0);
+		int r2 = shmring_peek(c, &m, &len, 0);
 		CHILD_CHECK(r2 == 0, r2, 0);
 		uint32_t id, seq;
 		CHILD_CHECK(t_stamp_check(m, len, &id, &seq) == 0, len, 0);
@@ -422,14 +424,12 @@ MODE_TEST(crash, consumer_killed_mid_stream, TMO)
 		t_pipe(ready);
 		pid_t pid = t_fork();
 		if (pid == 0) {
-			shmring *c = NULL;
-			int r2 = shmring_open_fd(shmring_fd(p), SHMRING_CONSUMER, &c);
-			CHILD_CHECK(r2 == 0, r2, 0);
-			shmring_close(p);
+			shmring *c = child_take(p, SHMRING_CONSUMER);
 			t_put(ready[1], 'r');
 			static char b[256];
 			for (uint32_t i = 0;; i++) {
 				uint32_t id, seq;
+				int r2;
 				if (i & 1) {
 					const void *m;
 					size_t len;
