@@ -126,6 +126,8 @@ struct shmring {
 	X(REC_PAD)         /* commit: tail padding written, message not published */          \
 	X(REC_MSG)         /* commit: message published, reservation not cleared */           \
 	X(REC_PEEKED)      /* peek (records): held record named */                            \
+	X(REC_MARKED)      /* release/recv (records): record named in the endpoint, intact */ \
+	X(REC_PADDED)      /* release/recv/read: header turned padding, body not zeroed */    \
 	X(REC_ZEROED)      /* release/recv (records): zeroed, head not moved */               \
 	X(SLOT_RESV)       /* claim/peek (slots): position named, CAS not done */             \
 	X(SLOT_TAKEN)      /* claim/peek (slots): position taken */                           \

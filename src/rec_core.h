@@ -22,6 +22,15 @@
 
 #include "atomics.h"
 
+/* The consumer's mark (ring_rec.c, "Consuming, step by step"): while it
+ * consumes a record, resv_pos of its endpoint holds the record's position and
+ * resv_size its size and these bits, for a consumer that attaches after its
+ * death (peek sets the mark too, without RC_MARK_ZEROING). */
+#define RC_MARK_SIZE (((uint64_t)1 << 40) - 1) /* the record's size in bytes */
+#define RC_MARK_MSG ((uint64_t)1 << 61)        /* a message: losing it counts as dropped */
+#define RC_MARK_SEEN ((uint64_t)1 << 62)       /* handed out by peek */
+#define RC_MARK_ZEROING ((uint64_t)1 << 63)    /* being zeroed: its header reads PAD or 0 */
+
 /* Room for `need` more bytes at tail t of a ring of `cap` bytes? Refreshes
  * *cached from the consumer's head only when the cached value is not enough
  * (rigtorp's cached index). Returns 0, -EAGAIN, or -EBADMSG when the head is

@@ -230,12 +230,82 @@ static int rec_abort(shmring *r)
 
 /* ---- consumer ---- */
 
-/* Zero a consumed record and move the head past it. */
+/*
+ * Consuming, step by step. The consumer zeroes a record before it moves the
+ * head past it (free space reads as zero), and a SIGKILL can stop it between
+ * any two of its stores. What a successor consumer then finds at the head
+ * must never be a torn record (a header over a half-zeroed body) nor a zero
+ * header over a body that is not zero (the hole scan would take the first
+ * non-zero payload word for a record). So:
+ *   1. mark: resv_pos/resv_size of the consumer's endpoint name the record,
+ *      its size, and what it is (RC_MARK_*, rec_core.h) - still intact
+ *   2. the header word becomes PAD(size)    - a successor passes it
+ *   3. the body is zeroed
+ *   4. the header word is zeroed            - [h, h + size) reads as free
+ *   5. the head moves past it (store-release: rc_give_back)
+ *   6. the mark is cleared
+ * A consumer that attaches after a death reads the dead endpoint's mark
+ * (rec_drop_peek_of_dead) and finishes steps 2-5 for it when the record was
+ * being zeroed, counting a message in `dropped` (it was copied out, but its
+ * recv never returned: lost, never delivered twice); a record still intact is
+ * left to be delivered, unless a peek had handed it out (counted, as always
+ * for a dead peeker). Without the mark, a zero header at the head with the
+ * tail past it would look like a dead producer's hole and be counted too,
+ * even for padding that held no message.
+ *
+ * A SIGKILL cuts the process at one instruction: the successor sees a prefix,
+ * in program order, of the stores that were made (all of them are visible to
+ * it: it learned of the death through a system call on the lock). Only the
+ * compiler could change that order, so cut_order() - a signal fence, no
+ * instruction - keeps it where it matters.
+ */
+static inline void cut_order(void)
+{
+	atomic_signal_fence(memory_order_seq_cst);
+}
+
+/* The padding word of a record of `size` bytes (streams frame differently). */
+static uint64_t pad_word(const shmring *r, uint64_t size)
+{
+	if (r->flags & SHMRING_STREAM)
+		return SR_STR_WORD(SR_STR_PAD, 0, size, 0);
+	return SR_REC_WORD(SR_REC_PAD, size, 0);
+}
+
+/* Steps 2-5 above for the record [h, h + size) at the head. */
+static void zero_and_pass(shmring *r, uint64_t h, uint64_t size)
+{
+	sr_a64 *hw = word_at(r, h);
+	st_relaxed(hw, pad_word(r, size));
+	cut_order();
+	SR_CRASH(REC_PADDED);
+	memset(r->data + (h & r->mask) + SR_REC_HDR, 0, size - SR_REC_HDR);
+	cut_order();
+	st_relaxed(hw, 0);
+	SR_CRASH(REC_ZEROED);
+	rc_give_back(&r->h->cons.pos, h + size); /* release: orders the zeroing too */
+}
+
+/* Zero a consumed record and move the head past it (streams: ring_stream.c).
+ * A stream reader's successor has no mark to read, but still never finds a
+ * torn record or a zero header over a body that is not zero. */
 void shmring__rec_consume(shmring *r, uint64_t h, uint64_t size)
 {
-	memset(r->data + (h & r->mask), 0, size);
-	SR_CRASH(REC_ZEROED);
-	rc_give_back(&r->h->cons.pos, h + size);
+	zero_and_pass(r, h, size);
+}
+
+/* Steps 1-6 above: consume the record at the head, of `size` bytes, that is
+ * `what` (RC_MARK_MSG, RC_MARK_SEEN). Wait-free. */
+static void consume(shmring *r, uint64_t h, uint64_t size, uint64_t what)
+{
+	struct sr_endpoint *e = r->cons.ep;
+	st_relaxed(&e->resv_size, size | what | RC_MARK_ZEROING);
+	cut_order();
+	st_relaxed(&e->resv_pos, h);
+	cut_order();
+	SR_CRASH(REC_MARKED);
+	zero_and_pass(r, h, size);
+	st_relaxed(&e->resv_pos, SR_RESV_NONE);
 }
 
 /* Find the next message at the head, passing over padding. Returns 0 with
@@ -262,7 +332,7 @@ static int next_msg(shmring *r, uint64_t *pos, uint64_t *word)
 		if (type != SR_REC_PAD || len < SR_REC_HDR || len % 8 || idx + len > r->cap ||
 		    SR_REC_TAG(w))
 			return sr_corrupt(r);
-		shmring__rec_consume(r, h, len);
+		consume(r, h, len, 0);
 		h += len;
 	}
 }
@@ -287,7 +357,7 @@ static int rec_recv(shmring *r, struct iovec *v, int n)
 		if (len)
 			memcpy(v[i].iov_base, r->data + (h & r->mask) + SR_REC_HDR, len);
 		v[i].iov_len = len;
-		shmring__rec_consume(r, h, SR_ALIGN8(SR_REC_HDR + len));
+		consume(r, h, SR_ALIGN8(SR_REC_HDR + len), RC_MARK_MSG);
 		struct sr_endpoint *e = r->cons.ep;
 		st_relaxed(&e->count, ld_relaxed(&e->count) + 1);
 		st_relaxed(&e->bytes, ld_relaxed(&e->bytes) + len);
@@ -307,7 +377,8 @@ static int rec_peek(shmring *r, const void **msg, size_t *len)
 	r->peek_size = SR_ALIGN8(SR_REC_HDR + r->peek_len);
 	/* Remember the held record, so a consumer attaching after our death
 	 * drops it rather than delivering it twice (drop_peek_of_dead). */
-	st_relaxed(&r->cons.ep->resv_size, r->peek_size);
+	st_relaxed(&r->cons.ep->resv_size, r->peek_size | RC_MARK_MSG | RC_MARK_SEEN);
+	cut_order();
 	st_relaxed(&r->cons.ep->resv_pos, h);
 	SR_CRASH(REC_PEEKED);
 	*msg = r->data + (h & r->mask) + SR_REC_HDR;
@@ -317,8 +388,7 @@ static int rec_peek(shmring *r, const void **msg, size_t *len)
 
 static int rec_release(shmring *r)
 {
-	shmring__rec_consume(r, r->peek_pos, r->peek_size);
-	st_relaxed(&r->cons.ep->resv_pos, SR_RESV_NONE);
+	consume(r, r->peek_pos, r->peek_size, RC_MARK_MSG | RC_MARK_SEEN);
 	struct sr_endpoint *e = r->cons.ep;
 	st_relaxed(&e->count, ld_relaxed(&e->count) + 1);
 	st_relaxed(&e->bytes, ld_relaxed(&e->bytes) + r->peek_len);
@@ -326,17 +396,35 @@ static int rec_release(shmring *r)
 	return 0;
 }
 
+/* A consumer attaches in place of one that died (peers.c, claim_entry; the
+ * caller holds the dead one's lock, so no other consumer runs). Finish what
+ * the dead consumer's mark says it left at the head (see "Consuming, step by
+ * step"): a record it was zeroing is zeroed and passed, counted in `dropped`
+ * if it was a message; a message it had peeked is dropped as well; a message
+ * a recv had only marked is left intact, to be delivered once. If this
+ * consumer dies in turn before it moves the head, the next one finds the same
+ * mark and the same head and does it again; after the head moved, the mark no
+ * longer matches (the count may then be lost, never doubled). */
 static void rec_drop_peek_of_dead(shmring *r, struct sr_endpoint *dead)
 {
 	uint64_t h = ld_relaxed(&r->h->cons.pos);
-	if (ld_relaxed(&dead->resv_pos) != h || (h & 7))
+	uint64_t m = ld_relaxed(&dead->resv_size), size = m & RC_MARK_SIZE;
+	if (ld_relaxed(&dead->resv_pos) != h || (h & 7) || size < SR_REC_HDR || size % 8 ||
+	    (h & r->mask) + size > r->cap)
 		return;
 	uint64_t w = ld_acquire(word_at(r, h));
-	uint64_t len = SR_REC_LEN(w), size = SR_ALIGN8(SR_REC_HDR + len);
-	if (SR_REC_TYPE(w) != SR_REC_MSG || len > r->max_msg || (h & r->mask) + size > r->cap)
-		return;
-	shmring__rec_consume(r, h, size);
-	shmring__drop(r, 1);
+	uint64_t len = SR_REC_LEN(w);
+	bool intact = SR_REC_TYPE(w) == SR_REC_MSG && !SR_REC_TAG(w) && len <= r->max_msg &&
+		      SR_ALIGN8(SR_REC_HDR + len) == size;
+	if (intact) {
+		if (!(m & RC_MARK_SEEN))
+			return; /* a recv died before it changed anything: deliver it */
+	} else if (!(m & RC_MARK_ZEROING) || (w != 0 && w != pad_word(r, size))) {
+		return; /* not what the mark describes: the normal paths judge */
+	}
+	zero_and_pass(r, h, size);
+	if (m & RC_MARK_MSG)
+		shmring__drop(r, 1);
 	shmring__wake(r, SR_ROOM);
 }
 
@@ -345,7 +433,10 @@ static void rec_drop_peek_of_dead(shmring *r, struct sr_endpoint *dead)
  * SP rings have holes too, of another kind: a consumer that died between
  * zeroing a record and moving the head leaves zero words behind the head
  * with the tail past them (an SP producer moves the tail only after its
- * header is out, so nothing else looks like that). */
+ * header is out, so nothing else looks like that). A consumer attaching in
+ * its place finishes that from the dead one's mark first (uncounted if it
+ * was padding); this is left for a dead consumer whose endpoint lives on in
+ * a forked sibling, and is counted as one message. */
 static int rec_stuck(shmring *r, enum sr_dir dir)
 {
 	if (dir != SR_DATA || r->cons.idx < 0)
