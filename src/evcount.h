@@ -25,6 +25,20 @@
 
 #include "atomics.h"
 
+/* The two fences of the handshake. They must together order each side's
+ * store before its load, as a pair of full fences does (the default, and
+ * what the model check runs). wait.c makes them asymmetric: nothing but a
+ * compiler barrier for the waker, which runs once per message, and for the
+ * waiter, which runs only before it sleeps, membarrier(2)
+ * MEMBARRIER_CMD_GLOBAL_EXPEDITED, which runs a full barrier on every CPU
+ * that runs a thread of a registered process (folly's asymmetric fences). */
+#ifndef EVC_WAITER_FENCE
+#define EVC_WAITER_FENCE() fence_full()
+#endif
+#ifndef EVC_WAKER_FENCE
+#define EVC_WAKER_FENCE(light) ((void)(light), fence_full())
+#endif
+
 /* Announce a sleeper of the endpoint that owns `bit` and counts its sleepers
  * in *n; returns the epoch to sleep on. The caller re-checks its condition
  * after this and sleeps only if it still does not hold.
@@ -45,7 +59,7 @@ static inline uint32_t evc_announce(sr_a64 *mask, uint64_t bit, sr_a32 *n, sr_a3
 	uint32_t e = ld_acquire(epoch);
 #endif
 #ifndef SR_MODEL_DROP_WAITER_FENCE
-	fence_full(); /* the announcement before the re-check; pairs with evc_must_wake */
+	EVC_WAITER_FENCE(); /* the announcement before the re-check; pairs with evc_must_wake */
 #endif
 	return e;
 }
@@ -70,11 +84,14 @@ static inline bool evc_retire(sr_a64 *mask, uint64_t bit, sr_a32 *n)
 	return true;
 }
 
-/* After publishing: does anybody sleep (or is about to) who must be woken? */
-static inline bool evc_must_wake(sr_a64 *mask)
+/* After publishing: does anybody sleep (or is about to) who must be woken?
+ * `light`: every waiter makes the heavy barrier (see EVC_WAITER_FENCE). */
+static inline bool evc_must_wake(sr_a64 *mask, bool light)
 {
 #ifndef SR_MODEL_DROP_WAKER_FENCE
-	fence_full(); /* the publication before the load; pairs with evc_announce */
+	EVC_WAKER_FENCE(light); /* the publication before the load; pairs with evc_announce */
+#else
+	(void)light;
 #endif
 	return ld_relaxed(mask) != 0;
 }

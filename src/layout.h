@@ -100,7 +100,11 @@ struct sr_totals_line {
 	sr_a64 sent;         /* +0x18 counts folded in from freed endpoints */
 	sr_a64 received;     /* +0x20 */
 	sr_a64 wakeups;      /* +0x28 */
-	uint64_t pad[26];
+	sr_a32 full_fences;  /* +0x30 sticky: an endpoint attached that cannot make the
+			      * waiter's heavy barrier (membarrier), so wakers fence
+			      * fully too (wait.c) */
+	uint32_t resv0;      /* +0x34 */
+	uint64_t pad[25];
 };
 
 #define SR_EP_FREE 0u

@@ -268,6 +268,8 @@ int shmring__attach_roles(shmring *r, int role)
 {
 	int rc;
 	pthread_once(&forkgen_once, forkgen_setup);
+	if (role)
+		shmring__fence_setup(r);
 	if ((role & SHMRING_PRODUCER) && (rc = attach_one(r, SHMRING_PRODUCER, &r->prod)) < 0)
 		return rc;
 	if ((role & SHMRING_CONSUMER) && (rc = attach_one(r, SHMRING_CONSUMER, &r->cons)) < 0) {

@@ -27,14 +27,33 @@
  * nobody clears the mask and wakes the line (reap_sleepers), which costs
  * live waiters one spurious wakeup and the dead their bit.
  *
+ * The two fences are asymmetric (evcount.h). A waker, once per message, has
+ * only a compiler barrier; a waiter, once per sleep, asks the kernel for a
+ * full barrier on every CPU that runs a thread of a process registered for
+ * it (membarrier(2), MEMBARRIER_CMD_GLOBAL_EXPEDITED): either the waker's
+ * publication is then visible to the waiter's re-check, or the waker's load
+ * of the mask comes after the barrier and sees the waiter's bit. Every
+ * process registers when it first attaches a role; one that cannot (an old
+ * kernel, a seccomp filter, SHMRING_NO_MEMBARRIER=1 in its environment)
+ * raises the segment's sticky full_fences flag before it can wait, and from
+ * then on every waker of that ring fences fully, as every waiter of this
+ * process does.
+ *
  * Sleeps are cut into slices of SR_LIVENESS_NS so that a peer that died
  * without closing (no wakeup will come) is noticed within that time.
  */
 #include "internal.h"
+
+#define EVC_WAITER_FENCE() shmring__fence_heavy()
+#define EVC_WAKER_FENCE(light) ((light) ? atomic_signal_fence(memory_order_seq_cst) : fence_full())
 #include "evcount.h"
 
 #include <limits.h>
 #include <linux/futex.h>
+#include <linux/membarrier.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -44,6 +63,67 @@ int64_t shmring__now(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* ---- asymmetric fences ---- */
+
+static int light; /* 1: registered for the heavy barrier; -1: cannot; 0: not yet asked */
+static pthread_once_t light_once = PTHREAD_ONCE_INIT;
+
+static long membarrier(int cmd)
+{
+	return syscall(SYS_membarrier, cmd, 0, 0);
+}
+
+/* A forked child registers again: the kernel keeps the registration with
+ * the memory map it copies, but nothing promises that, and a child that
+ * acted as a light waker unregistered would lose wakeups. Idempotent. */
+static void light_child(void)
+{
+	if (__atomic_load_n(&light, __ATOMIC_RELAXED) > 0 &&
+	    membarrier(MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED) != 0)
+		__atomic_store_n(&light, -1, __ATOMIC_RELAXED);
+}
+
+static void light_setup(void)
+{
+	pthread_atfork(NULL, NULL, light_child);
+	const char *off = getenv("SHMRING_NO_MEMBARRIER");
+	long q = off && *off && strcmp(off, "0") ? -1 : membarrier(MEMBARRIER_CMD_QUERY);
+	int need = MEMBARRIER_CMD_GLOBAL_EXPEDITED | MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED;
+	if (q >= 0 && (q & need) == need &&
+	    membarrier(MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED) == 0)
+		__atomic_store_n(&light, 1, __ATOMIC_RELAXED);
+	else
+		__atomic_store_n(&light, -1, __ATOMIC_RELAXED);
+}
+
+/* At attach of any role, before the handle can wait or wake. The
+ * registration is inherited across fork (and dropped at exec, where the new
+ * image registers again when it attaches). */
+void shmring__fence_setup(shmring *r)
+{
+	pthread_once(&light_once, light_setup);
+	if (__atomic_load_n(&light, __ATOMIC_RELAXED) < 0 && !ld_relaxed(&r->h->totals.full_fences))
+		fetch_or_seqcst(&r->h->totals.full_fences, 1);
+}
+
+/* The waiter's half: a full barrier on every CPU of a registered process. */
+void shmring__fence_heavy(void)
+{
+	if (__atomic_load_n(&light, __ATOMIC_RELAXED) <= 0 ||
+	    membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED) != 0)
+		fence_full();
+	/* and ours, for our own loads that follow */
+	fence_full();
+}
+
+/* The waker's half may be a compiler barrier: every waiter makes the heavy
+ * one. pairs with the fetch_or in shmring__fence_setup */
+static bool light_waker(const shmring *r)
+{
+	return __atomic_load_n(&light, __ATOMIC_RELAXED) > 0 &&
+	       !ld_relaxed(&r->h->totals.full_fences);
 }
 
 /* Shared (not FUTEX_PRIVATE_FLAG) futexes: the word lives in a shared mapping
@@ -98,7 +178,7 @@ static void reap_sleepers(shmring *r, enum sr_dir dir)
 void shmring__wake(shmring *r, enum sr_dir dir)
 {
 	struct sr_wait_line *w = line_of(r, dir);
-	bool sleeping = evc_must_wake(&w->mask); /* the fence, then the load */
+	bool sleeping = evc_must_wake(&w->mask, light_waker(r)); /* the fence, then the load */
 	if (SR_UNLIKELY(ld_relaxed(&w->want)) &&
 	    atomic_exchange_explicit(&w->want, 0, memory_order_seq_cst))
 		shmring__poll_signal(r, dir == SR_DATA ? SHMRING_CONSUMER : SHMRING_PRODUCER);
@@ -247,6 +327,7 @@ static int block(shmring *r, enum sr_dir dir, sr_try_fn fn, void *arg, int64_t t
 		return -EBADF; /* api.c checks the role first */
 	uint64_t bit = (uint64_t)1 << ((unsigned)idx - sleeper_base(dir));
 	sr_a32 *nsleep = &r->h->nsleep[idx];
+	shmring__fence_setup(r); /* a forked child that could not register raises the flag */
 	bool force = true;
 	for (;;) {
 		uint32_t e = evc_announce(&w->mask, bit, nsleep, &w->epoch);

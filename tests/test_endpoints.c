@@ -8,6 +8,8 @@
  */
 #include "common.h"
 
+#include "layout.h"
+
 #define TMO .timeout = 30
 
 static int try_open(shmring *any, int role, shmring **out)
@@ -646,4 +648,70 @@ MODE_TEST(endpoints, a_waiter_killed_asleep_leaves_no_futex_wakes_behind, TMO)
 	t_reap_ok(kid, 5, "the fresh sleeper");
 	shmring_close(p);
 	shmring_close(c);
+}
+
+/*
+ * The waker's fence is a compiler barrier only while every waiter can make
+ * the heavy barrier (membarrier(2), src/wait.c). A process that cannot (here:
+ * SHMRING_NO_MEMBARRIER=1, as for a kernel or seccomp filter without it)
+ * raises the ring's full_fences flag when it attaches, before it can wait,
+ * and then wakers in every process fence fully. A child without membarrier
+ * sleeps for each of 300 messages (spin 0) from a parent with it: every
+ * message must arrive promptly (a lost wakeup would cost a 50 ms slice).
+ */
+Test(endpoints, a_waiter_without_membarrier_makes_every_waker_fence_fully, TMO,
+     .fini = t_unlink_all)
+{
+	const char *name = t_newname("fences"), *back_name = t_newname("fences-back");
+	int go[2];
+	t_pipe(go);
+	enum { N = 300 };
+	/* Forked before this process attaches anything: the child decides for
+	 * itself, at its first attach, that it cannot use membarrier. */
+	pid_t kid = t_fork();
+	if (kid == 0) {
+		setenv("SHMRING_NO_MEMBARRIER", "1", 1);
+		CHILD_CHECK(t_get(go[0], 5000) == 'g', 0, 0);
+		shmring *c, *ack;
+		CHILD_CHECK(shmring_open(name, SHMRING_CONSUMER, &c) == 0, 0, 0);
+		CHILD_CHECK(shmring_open(back_name, SHMRING_PRODUCER, &ack) == 0, 0, 0);
+		shmring_set_spin(c, 0);
+		for (int i = 0; i < N; i++) {
+			uint32_t v;
+			ssize_t n = shmring_recv(c, &v, sizeof(v), 5 * SEC);
+			CHILD_CHECK(n == (ssize_t)sizeof(v) && v == (uint32_t)i, n, v);
+			CHILD_CHECK(shmring_send(ack, &v, sizeof(v), 5 * SEC) == 0, i, 0);
+		}
+		_exit(0);
+	}
+	struct shmring_config cfg = t_cfg(SHMRING_SPSC, 4096, 64);
+	shmring *p, *back;
+	int rc = shmring_create(name, &cfg, SHMRING_PRODUCER, &p);
+	cr_assert_eq(rc, 0, "create: %d (%s)", rc, t_err(rc));
+	rc = shmring_create(back_name, &cfg, SHMRING_CONSUMER, &back);
+	cr_assert_eq(rc, 0, "create: %d (%s)", rc, t_err(rc));
+	t_put(go[1], 'g');
+	int64_t t0 = t_now();
+	for (int i = 0; i < N; i++) {
+		uint32_t v = (uint32_t)i, got;
+		/* let the child go to sleep first, most of the time */
+		for (int k = 0; k < 200 && t_stat(p).sleepers == 0; k++)
+			usleep(10);
+		cr_assert_eq(shmring_send(p, &v, sizeof(v), 5 * SEC), 0, "send %d", i);
+		ssize_t n = shmring_recv(back, &got, sizeof(got), 5 * SEC);
+		cr_assert_eq(n, (ssize_t)sizeof(got), "ack %d: %zd (%s)", i, n, t_err(n));
+	}
+	int64_t dt = t_now() - t0;
+	t_reap_ok(kid, 10, "the child without membarrier");
+	size_t len;
+	struct sr_header *h = t_map_named(name, &len, NULL);
+	cr_assert_eq(atomic_load(&h->totals.full_fences), 1,
+		     "the child could not make the heavy barrier, yet full_fences is not raised");
+	munmap(h, len);
+	/* 300 lost wakeups would take 15 s; a few are slices on a loaded box */
+	cr_assert_lt(dt, 8 * SEC, "300 wakeups took %.2f s: wakeups were lost", dt / 1e9);
+	shmring_close(p);
+	shmring_close(back);
+	close(go[0]);
+	close(go[1]);
 }

@@ -61,7 +61,7 @@ struct line {
 	// the waker's half of wait.c, after publishing
 	void wake()
 	{
-		if (evc_must_wake(&mask)) {
+		if (evc_must_wake(&mask, false)) {
 			evc_bump(&epoch);
 			fx.wake();
 		}
