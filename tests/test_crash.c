@@ -857,10 +857,8 @@ MODE_TEST(crash, a_consumer_killed_while_zeroing_large_messages_leaves_no_torn_r
 		t_pipe(go);
 		pid_t pid = t_fork();
 		if (pid == 0) {
-			shmring *cc = NULL;
-			int r2 = shmring_open_fd(shmring_fd(p), SHMRING_CONSUMER, &cc);
-			CHILD_CHECK(r2 == 0, r2, 0);
-			shmring_close(p);
+			shmring *cc = child_take(p, SHMRING_CONSUMER);
+			int r2;
 			t_put(ready[1], 'r');
 			CHILD_CHECK(t_get(go[0], 10000) == 'g', 0, 0);
 			for (uint32_t i = 0;; i++) {
