@@ -28,6 +28,15 @@
  * generic hole rule of ring_rec.c) or a BUSY record (bytes half written past
  * the published length: closed at that length, counted in `dropped`; the
  * half-written tail is never read).
+ *
+ * Deaths of readers. The reader passes a record it has read to the end
+ * (zeroes it and moves the head, shmring__rec_consume) only after it has
+ * written "passing the record that ends at E" into its offset word; it clears
+ * the offset after the head moved. A reader that takes over after a death
+ * (a forked sibling, or a new one) and finds that mark finishes the pass:
+ * the record is neither read twice nor mistaken for a dead writer's hole, and
+ * nothing is counted in `dropped` (no byte was lost; bytes the dead reader
+ * had copied out went with it, as with a pipe).
  */
 #include "internal.h"
 
@@ -39,6 +48,18 @@
 static inline sr_a64 *word_at(const shmring *r, uint64_t pos)
 {
 	return (sr_a64 *)(r->data + (pos & r->mask & ~(uint64_t)7));
+}
+
+/* The reader's offset word while it passes a record: this bit, and the low
+ * 63 bits of the position where the record ends. Offsets proper are below
+ * 2^20 (SR_STR_LEN_MAX). */
+#define OFF_PASSING ((uint64_t)1 << 63)
+
+/* A SIGKILL stops a process between two stores, and a successor sees a
+ * prefix of them in program order; only the compiler could reorder them. */
+static inline void cut_order(void)
+{
+	atomic_signal_fence(memory_order_seq_cst);
 }
 
 static uint64_t chunk(const shmring *r)
@@ -76,8 +97,8 @@ static uint64_t append(shmring *r, const uint8_t *buf, uint64_t n, bool whole)
 	uint64_t space = size - SR_REC_HDR - len;
 	if (space == 0 || (whole && space < n)) {
 		/* full for this write: close it so the reader need not */
-		atomic_compare_exchange_strong(hw, &w, SR_STR_WORD(SR_STR_CLOSED, len, size,
-								    SR_STR_TAG(w)));
+		atomic_compare_exchange_strong(
+			hw, &w, SR_STR_WORD(SR_STR_CLOSED, len, size, SR_STR_TAG(w)));
 		r->w_open = false;
 		return 0;
 	}
@@ -172,13 +193,47 @@ void shmring__stream_close_writer(shmring *r)
 	sr_a64 *hw = word_at(r, r->w_rec);
 	uint64_t w = ld_acquire(hw);
 	if (SR_STR_TYPE(w) == SR_STR_OPEN && SR_STR_TAG(w) == my_tag(r))
-		atomic_compare_exchange_strong(
-			hw, &w, SR_STR_WORD(SR_STR_CLOSED, SR_STR_LEN(w), SR_STR_SIZE(w), my_tag(r)));
+		atomic_compare_exchange_strong(hw, &w,
+					       SR_STR_WORD(SR_STR_CLOSED, SR_STR_LEN(w),
+							   SR_STR_SIZE(w), my_tag(r)));
 	r->w_open = false;
 	shmring__wake(r, SR_DATA);
 }
 
 /* ---- reader ---- */
+
+/* Pass the record [h, h + size) at the head, read to its end: zero it and
+ * move the head (shmring__rec_consume), with the mark in the offset word
+ * around it (see the top of the file). */
+static void pass(shmring *r, uint64_t h, uint64_t size)
+{
+	sr_a64 *offp = &r->h->cons.aux;
+	st_relaxed(offp, OFF_PASSING | ((h + size) & ~OFF_PASSING));
+	cut_order();
+	shmring__rec_consume(r, h, size);
+	cut_order();
+	st_relaxed(offp, 0);
+}
+
+/* The offset word holds a pass mark: a reader died passing the record at the
+ * head h (or right after, when the head has moved). Finish it. */
+static int finish_pass(shmring *r, uint64_t h, uint64_t off)
+{
+	uint64_t size = (off - h) & ~OFF_PASSING; /* end - h, modulo 2^63 */
+	if (size) {
+		uint64_t w = ld_acquire(word_at(r, h));
+		uint32_t type = SR_STR_TYPE(w);
+		/* What a pass leaves: the record still CLOSED, padding, or zero. */
+		if (size < SR_REC_HDR || size % 8 || (h & r->mask) + size > r->cap ||
+		    (w &&
+		     (SR_STR_SIZE(w) != size || (type != SR_STR_CLOSED && type != SR_STR_PAD))))
+			return sr_corrupt(r);
+		shmring__rec_consume(r, h, size);
+		cut_order();
+	}
+	st_relaxed(&r->h->cons.aux, 0);
+	return 0;
+}
 
 /* Copy out up to n bytes. Returns the count (> 0), -EAGAIN or -EBADMSG. */
 int shmring__stream_get(shmring *r, void *buf, size_t n)
@@ -188,6 +243,13 @@ int shmring__stream_get(shmring *r, void *buf, size_t n)
 	uint8_t *out = buf;
 	if (h & 7)
 		return sr_corrupt(r);
+	if (SR_UNLIKELY(off & OFF_PASSING)) {
+		int rc = finish_pass(r, h, off);
+		if (rc < 0)
+			return rc;
+		h = ld_relaxed(headp);
+		off = 0;
+	}
 	while (got < n) {
 		uint64_t idx = h & r->mask;
 		sr_a64 *hw = word_at(r, h);
@@ -200,7 +262,7 @@ int shmring__stream_get(shmring *r, void *buf, size_t n)
 		    type == 0 || type > SR_STR_PAD || (type == SR_STR_PAD && len) || off > len)
 			return sr_corrupt(r);
 		if (type == SR_STR_PAD) {
-			shmring__rec_consume(r, h, size);
+			pass(r, h, size);
 			h += size;
 			continue;
 		}
@@ -212,9 +274,8 @@ int shmring__stream_get(shmring *r, void *buf, size_t n)
 			continue;
 		}
 		if (type == SR_STR_CLOSED) {
-			st_relaxed(offp, 0);
+			pass(r, h, size);
 			off = 0;
-			shmring__rec_consume(r, h, size);
 			h += size;
 			continue;
 		}
@@ -244,14 +305,15 @@ static int stream_stuck(shmring *r, enum sr_dir dir)
 	if (dir != SR_DATA || r->cons.idx < 0)
 		return 0;
 	uint64_t h = ld_relaxed(&r->h->cons.pos);
+	if ((h & 7) || (ld_relaxed(&r->h->cons.aux) & OFF_PASSING))
+		return 0; /* shmring__stream_get judges these */
 	sr_a64 *hw = word_at(r, h);
 	uint64_t w = ld_acquire(hw);
 	if (w == 0) {
 		uint64_t end = shmring__rec_hole_end(r, h);
 		if (end == h)
 			return 0;
-		if (!atomic_compare_exchange_strong(hw, &w,
-						    SR_STR_WORD(SR_STR_PAD, 0, end - h, 0)))
+		if (!atomic_compare_exchange_strong(hw, &w, SR_STR_WORD(SR_STR_PAD, 0, end - h, 0)))
 			return 0;
 		shmring__drop(r, 1);
 		return 1;
@@ -259,8 +321,8 @@ static int stream_stuck(shmring *r, enum sr_dir dir)
 	if (SR_STR_TYPE(w) != SR_STR_BUSY || shmring__tag_alive(r, SR_STR_TAG(w)))
 		return 0;
 	if (!atomic_compare_exchange_strong(hw, &w,
-					    SR_STR_WORD(SR_STR_CLOSED, SR_STR_LEN(w), SR_STR_SIZE(w),
-							SR_STR_TAG(w))))
+					    SR_STR_WORD(SR_STR_CLOSED, SR_STR_LEN(w),
+							SR_STR_SIZE(w), SR_STR_TAG(w))))
 		return 0;
 	shmring__drop(r, 1);
 	return 1;
@@ -271,17 +333,20 @@ static size_t stream_used(const shmring *r)
 	return shmring__rec_ops.used(r);
 }
 
-/* Unread bytes at the head, or a record to pass? A look only. */
+/* Unread bytes at the head, a record to pass, or a pass to finish? A look
+ * only. */
 static bool stream_readable(const shmring *r)
 {
-	uint64_t h = ld_relaxed(&r->h->cons.pos);
+	uint64_t h = ld_relaxed(&r->h->cons.pos), off = ld_relaxed(&r->h->cons.aux);
+	if (off & OFF_PASSING)
+		return true;
 	uint64_t w = ld_acquire(word_at(r, h));
 	if (w == 0)
 		return false;
 	uint32_t type = SR_STR_TYPE(w);
 	if (type == SR_STR_PAD || type == SR_STR_CLOSED)
 		return true;
-	if (SR_STR_LEN(w) > ld_relaxed(&r->h->cons.aux))
+	if (SR_STR_LEN(w) > off)
 		return true;
 	return type == SR_STR_OPEN && ld_acquire(&r->h->prod.pos) - h > SR_STR_SIZE(w);
 }

@@ -554,3 +554,94 @@ Test(pipe, named_and_fd_passed_streams, .init = init, .timeout = 30)
 	struct shmring_config tiny = { .flags = SHMRING_STREAM, .capacity = 1024 };
 	cr_assert_eq(shmring_create_anon(&tiny, SHMRING_PRODUCER, &w), -EINVAL);
 }
+
+/* ---- Beyond pipe(2): deaths at given steps ---- */
+
+/* The crash points of the library this test links (src/crash.c): a child
+ * arms one and is SIGKILLed the nth time it passes it. */
+const char *shmring__crash_name(unsigned id);
+void shmring__crash_arm(unsigned id, unsigned long nth);
+
+static void arm(const char *point, unsigned long nth)
+{
+	for (unsigned i = 0; shmring__crash_name(i); i++)
+		if (!strcmp(shmring__crash_name(i), point)) {
+			shmring__crash_arm(i, nth);
+			return;
+		}
+	_exit(90); /* no such point */
+}
+
+/* Open `role` on the ring behind fd, retrying while a dead holder of the
+ * single side is still being noticed (up to 2 s). */
+static int open_retry(int fd, int role, shmring **out)
+{
+	int rc;
+	for (int i = 0; i < 200; i++) {
+		rc = shmring_open_fd(fd, role, out);
+		if (rc != -EBUSY)
+			return rc;
+		usleep(10000);
+	}
+	return rc;
+}
+
+/*
+ * A reader killed while it passes a record it has read to the end (turns its
+ * header into padding, zeroes it, moves the head): the reader after it must
+ * neither hand out the record again nor take the zeroed record for a dead
+ * writer's hole, and nothing counts in `dropped`, since no byte was lost (the
+ * bytes the dead reader had copied out went with it, as with a pipe). Before
+ * the pass mark (src/ring_stream.c, "Deaths of readers"), a reader killed
+ * between zeroing and moving the head counted one in `dropped`.
+ */
+Test(pipe, a_reader_killed_passing_a_record_drops_nothing, .init = init, .timeout = 60)
+{
+	static const char *const points[] = { "REC_PADDED", "REC_ZEROED" };
+	static uint8_t a[100], b[50], in[256];
+	for (size_t i = 0; i < sizeof(a); i++)
+		a[i] = pattern(i);
+	for (size_t i = 0; i < sizeof(b); i++)
+		b[i] = pattern(1000 + i);
+	for (int p = 0; p < 2; p++) {
+		shmring *e[2], *rd = NULL, *wr = NULL;
+		struct shmring_config c = { .capacity = 4096 };
+		cr_assert_eq(shmring_pipe(e, &c), 0);
+		int fd = dup(shmring_fd(e[0]));
+		cr_assert_geq(fd, 0);
+		/* Record A, closed by its writer: the reader passes it as soon
+		 * as it has read it. */
+		cr_assert_eq(shmring_write(e[1], a, sizeof(a), 0), (ssize_t)sizeof(a));
+		shmring_close(e[1]);
+		shmring_close(e[0]);
+		pid_t pid = child();
+		if (pid == 0) {
+			shmring *r = NULL;
+			if (shmring_open_fd(fd, SHMRING_CONSUMER, &r) < 0)
+				_exit(2);
+			arm(points[p], 1);
+			ssize_t k = shmring_read(r, in, sizeof(in), 5000000000LL);
+			_exit(k == (ssize_t)sizeof(a) ? 3 : 4); /* not killed */
+		}
+		int st = reap(pid);
+		cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "%s: reader status %#x",
+			  points[p], st);
+		cr_assert_eq(open_retry(fd, SHMRING_CONSUMER, &rd), 0, "%s", points[p]);
+		cr_assert_eq(shmring_open_fd(fd, SHMRING_PRODUCER, &wr), 0);
+		cr_assert_eq(shmring_write(wr, b, sizeof(b), 0), (ssize_t)sizeof(b));
+		shmring_close(wr);
+		ssize_t k = shmring_read(rd, in, sizeof(in), 5000000000LL);
+		cr_assert_eq(k, (ssize_t)sizeof(b), "%s: read %zd bytes after the kill (A again?)",
+			     points[p], k);
+		cr_assert_eq(memcmp(in, b, sizeof(b)), 0, "%s: not B", points[p]);
+		cr_assert_eq(shmring_read(rd, in, sizeof(in), 5000000000LL), 0, "%s: end of file",
+			     points[p]);
+		struct shmring_stat s;
+		cr_assert_eq(shmring_stat(rd, &s), 0);
+		cr_assert_eq(s.dropped, 0, "%s: dropped %" PRIu64 " (no byte was lost)", points[p],
+			     s.dropped);
+		cr_assert_eq(s.used, 0, "%s: %zu bytes in use", points[p], s.used);
+		shmring_close(rd);
+		close(fd);
+	}
+}
