@@ -135,7 +135,8 @@ struct shmring {
 	X(SLOT_SEQ)        /* commit/release (slots): seq stored, reservation not cleared */  \
 	X(STR_CAS)         /* write (streams): tail moved, nothing written */                 \
 	X(STR_BUSY)        /* write: record taken BUSY, bytes not copied */                   \
-	X(STR_PAYLOAD)     /* write: half the bytes copied */
+	X(STR_PAYLOAD)     /* write: half the bytes copied */                                 \
+	X(STR_GIVE_BACK)   /* write, close: record taken GIVING, tail not moved back */
 
 enum sr_crashpoint {
 #define X(id) SR_CP_##id,

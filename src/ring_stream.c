@@ -4,17 +4,40 @@
  * (SHMRING_STREAM rings, shmring_pipe).
  *
  * A stream is a record ring (ring_rec.c provides reservation, zeroing and
- * hole detection) whose records grow. A writer reserves a record of up to
- * SR_STREAM_CHUNK bytes by CAS on the tail and then appends to it, one CAS
- * on the record's header word per write, while the record stays its open
- * record; the reader copies out bytes as they are published and keeps its
- * offset into the current record in the consumer line (so forked holders of
- * the read end share it). Many small writes therefore share one header and
- * the storage holds bytes, not headers: at least 15/16 of the capacity.
+ * hole detection) whose records grow. A writer reserves a record of one chunk
+ * (a quarter of the area, at most SR_STREAM_CHUNK_MAX) by CAS on the tail and
+ * then appends to it, one CAS on the record's header word per write, while
+ * the record stays its open record; the reader copies out bytes as they are
+ * published and keeps its offset into the current record in the consumer line
+ * (so forked holders of the read end share it). Many small writes therefore
+ * share one header.
  *
  * Writes of at most PIPE_BUF bytes land in one record with one header store,
- * so they are never interleaved with another writer's (the pipe rule).
- * Longer writes are cut into records and may interleave, as in a pipe.
+ * so they are never interleaved with another writer's (the pipe rule), and
+ * they go in whole or not at all. Longer writes are cut into records and may
+ * interleave, as in a pipe.
+ *
+ * Room. No room is left unused behind a record:
+ *  - a record that cannot take the next whole write is closed, and when it is
+ *    still the last reservation (the tail is its end) its writer gives back
+ *    the room it does not use (CAS on the tail): the next record starts right
+ *    behind its bytes. A writer's close does the same;
+ *  - with less room than a chunk, a new record takes the room there is (past
+ *    the padding at the wrap if need be), as long as that holds the write (a
+ *    whole one) or one byte (a longer one).
+ * So a writer is refused (-EAGAIN) only when the room left (on either side
+ * of the wrap) is less than its write needs: SR_ALIGN8(8 + n) bytes for a
+ * write of n <= PIPE_BUF, 16 for a longer one. A record costs at most 15 bytes (its header and alignment),
+ * and every record of a lone writer but its last holds more than
+ * chunk - 8 - PIPE_BUF >= 4088 bytes. The guarantee, with C = stat.capacity
+ * (the area: twice the configured capacity, at least 32 KiB): a writer that
+ * fills an empty ring alone (other writers idle with no open record, or
+ * closed) places at least C - C/256 - PIPE_BUF - 16 bytes before its first
+ * -EAGAIN, whatever the sizes of its writes - more than 15/16 of the
+ * configured capacity (tests/test_pipe.c, stream_fill_guarantee). Other
+ * writers' records reserved behind an open one can keep it from giving back
+ * (up to a chunk each), and each wrap can cost padding of less than one
+ * write's need.
  *
  * Closing. The reader closes (OPEN -> CLOSED by CAS) an open record it has
  * drained when something waits behind it; the writer's next append then fails
@@ -22,12 +45,17 @@
  * BUSY by CAS), writes, and reopens it with the new length (store-release),
  * so the reader never closes, zeroes and frees a record under a writer's
  * memcpy. A writer closes its own record when the record is full. CAS on the
- * one header word decides every race between the two.
+ * one header word decides every race between the two. A writer giving back
+ * room takes its record (OPEN -> GIVING by CAS), moves the tail back by CAS
+ * and closes the record at the size the second CAS decided.
  *
- * Deaths. A writer that dies after reserving leaves a hole (zero word: the
- * generic hole rule of ring_rec.c) or a BUSY record (bytes half written past
- * the published length: closed at that length, counted in `dropped`; the
- * half-written tail is never read).
+ * Deaths of writers. A writer that dies after reserving leaves a hole (zero
+ * word: the generic hole rule of ring_rec.c) or a BUSY record (bytes half
+ * written past the published length: closed at that length; the half-written
+ * tail is never read); each counts one in `dropped`. A writer that dies while
+ * it gives back room (GIVING) loses nothing and counts nothing: the reader
+ * closes the record at its bytes if the tail moved back, and over the room
+ * too if it did not (stream_stuck).
  *
  * Deaths of readers. The reader passes a record it has read to the end
  * (zeroes it and moves the head, shmring__rec_consume) only after it has
@@ -55,6 +83,14 @@ static inline sr_a64 *word_at(const shmring *r, uint64_t pos)
  * 2^20 (SR_STR_LEN_MAX). */
 #define OFF_PASSING ((uint64_t)1 << 63)
 
+/* A header word type beside those of layout.h: the owner is giving back the
+ * room its record does not use (close_record). It belongs in layout.h with
+ * the others. */
+#define STR_GIVING 5u
+
+/* The largest size a stream header word can hold. */
+#define STR_SIZE_MAX ((uint64_t)0x1ffffu << 3)
+
 /* A SIGKILL stops a process between two stores, and a successor sees a
  * prefix of them in program order; only the compiler could reorder them. */
 static inline void cut_order(void)
@@ -80,6 +116,34 @@ static void count_out(shmring *r, uint64_t n)
 	st_relaxed(&e->bytes, ld_relaxed(&e->bytes) + n);
 }
 
+/* Close our open record, whose header word read w (OPEN, ours). If it is
+ * still the last reservation, give back the room it does not use (see the
+ * top of the file); if the reader closed it meanwhile, there is nothing to
+ * do. Lock-free. */
+static void close_record(shmring *r, sr_a64 *hw, uint64_t w)
+{
+	uint64_t len = SR_STR_LEN(w), size = SR_STR_SIZE(w);
+	uint64_t fit = SR_ALIGN8(SR_REC_HDR + len), end = r->w_rec + size;
+	uint32_t tag = SR_STR_TAG(w);
+	sr_a64 *tailp = &r->h->prod.pos;
+	r->w_open = false;
+	if (fit >= size || ld_relaxed(tailp) != end) {
+		/* nothing to give back, or a record waits behind ours */
+		atomic_compare_exchange_strong(hw, &w, SR_STR_WORD(SR_STR_CLOSED, len, size, tag));
+		return;
+	}
+	/* GIVING holds the record as BUSY does (the reader neither closes nor
+	 * passes it), and tells a reader that finds us dead that all our bytes
+	 * are in: the record ends at `fit` or at `size`, by where the tail is. */
+	if (!cas_acq_rel(hw, &w, SR_STR_WORD(STR_GIVING, len, size, tag)))
+		return;
+	SR_CRASH(STR_GIVE_BACK);
+	uint64_t t = end;
+	bool back = cas_acq_rel(tailp, &t, r->w_rec + fit);
+	/* pairs with the reader's ld_acquire of the header word */
+	st_release(hw, SR_STR_WORD(SR_STR_CLOSED, len, back ? fit : size, tag));
+}
+
 /* Append to this process's open record. Returns bytes appended, 0 when the
  * record cannot take them (closed, full, not ours any more). */
 static uint64_t append(shmring *r, const uint8_t *buf, uint64_t n, bool whole)
@@ -97,9 +161,7 @@ static uint64_t append(shmring *r, const uint8_t *buf, uint64_t n, bool whole)
 	uint64_t space = size - SR_REC_HDR - len;
 	if (space == 0 || (whole && space < n)) {
 		/* full for this write: close it so the reader need not */
-		atomic_compare_exchange_strong(
-			hw, &w, SR_STR_WORD(SR_STR_CLOSED, len, size, SR_STR_TAG(w)));
-		r->w_open = false;
+		close_record(r, hw, w);
 		return 0;
 	}
 	/* Take the record (BUSY) before touching its bytes: once the reader
@@ -122,6 +184,24 @@ static uint64_t append(shmring *r, const uint8_t *buf, uint64_t n, bool whole)
 	return c;
 }
 
+/* Less room than a chunk: the size of a record that takes the room there is
+ * (after the padding at the wrap when the rest of the area is too short for
+ * need_min), or 0 when that is less than need_min. The head is the one the
+ * failed reservation just read. */
+static uint64_t room_left(const shmring *r, uint64_t need_min)
+{
+	uint64_t t = ld_relaxed(&r->h->prod.pos);
+	uint64_t used = t - r->cached_head;
+	uint64_t room = used < r->cap ? r->cap - used : 0;
+	uint64_t left = r->cap - (t & r->mask);
+	uint64_t size = left >= need_min ? (room < left ? room : left)
+					 : (room > left ? room - left : 0);
+	size &= ~(uint64_t)7;
+	if (size > chunk(r))
+		size = chunk(r);
+	return size < need_min ? 0 : size;
+}
+
 /* Start a new record with the first bytes of buf. */
 static int start_record(shmring *r, const uint8_t *buf, uint64_t n, bool whole)
 {
@@ -130,16 +210,11 @@ static int start_record(shmring *r, const uint8_t *buf, uint64_t n, bool whole)
 	if (size < need_min)
 		size = need_min;
 	int rc = shmring__rec_reserve(r, &size, need_min, &start, &need);
-	if (rc == -EAGAIN && !whole) {
-		/* Not a whole chunk of room: take what there is, as a pipe would. */
-		uint64_t used = ld_relaxed(&r->h->prod.pos) - r->cached_head;
-		uint64_t room = used < r->cap ? r->cap - used : 0;
-		uint64_t left = r->cap - (ld_relaxed(&r->h->prod.pos) & r->mask);
-		size = room < left ? room : left;
-		size &= ~(uint64_t)7;
-		if (size < need_min)
-			return -EAGAIN;
-		rc = shmring__rec_reserve(r, &size, need_min, &start, &need);
+	if (rc == -EAGAIN) {
+		/* Not a whole chunk of room: take what there is, as a pipe would,
+		 * if it holds this write (all of it, when it is whole). */
+		size = room_left(r, need_min);
+		rc = size ? shmring__rec_reserve(r, &size, need_min, &start, &need) : -EAGAIN;
 	}
 	if (rc < 0)
 		return rc;
@@ -185,17 +260,18 @@ int shmring__stream_put(shmring *r, const void *buf, size_t n, bool whole)
 	return (int)c;
 }
 
-/* The writer is closing: let the reader pass our record at once. */
+/* The writer is closing: let the reader pass our record at once, and give
+ * back the room it does not use. */
 void shmring__stream_close_writer(shmring *r)
 {
 	if (!r->w_open || r->w_forkgen != shmring__forkgen())
 		return;
 	sr_a64 *hw = word_at(r, r->w_rec);
 	uint64_t w = ld_acquire(hw);
-	if (SR_STR_TYPE(w) == SR_STR_OPEN && SR_STR_TAG(w) == my_tag(r))
-		atomic_compare_exchange_strong(hw, &w,
-					       SR_STR_WORD(SR_STR_CLOSED, SR_STR_LEN(w),
-							   SR_STR_SIZE(w), my_tag(r)));
+	if (SR_STR_TYPE(w) == SR_STR_OPEN && SR_STR_TAG(w) == my_tag(r) &&
+	    SR_STR_LEN(w) + SR_REC_HDR <= SR_STR_SIZE(w) &&
+	    (r->w_rec & r->mask) + SR_STR_SIZE(w) <= r->cap)
+		close_record(r, hw, w);
 	r->w_open = false;
 	shmring__wake(r, SR_DATA);
 }
@@ -259,7 +335,7 @@ int shmring__stream_get(shmring *r, void *buf, size_t n)
 		uint32_t type = SR_STR_TYPE(w);
 		uint64_t len = SR_STR_LEN(w), size = SR_STR_SIZE(w);
 		if (size < SR_REC_HDR || idx + size > r->cap || len + SR_REC_HDR > size ||
-		    type == 0 || type > SR_STR_PAD || (type == SR_STR_PAD && len) || off > len)
+		    type == 0 || type > STR_GIVING || (type == SR_STR_PAD && len) || off > len)
 			return sr_corrupt(r);
 		if (type == SR_STR_PAD) {
 			pass(r, h, size);
@@ -313,18 +389,34 @@ static int stream_stuck(shmring *r, enum sr_dir dir)
 		uint64_t end = shmring__rec_hole_end(r, h);
 		if (end == h)
 			return 0;
+		if (end - h > STR_SIZE_MAX) /* the rest: another hole, counted again */
+			end = h + STR_SIZE_MAX;
 		if (!atomic_compare_exchange_strong(hw, &w, SR_STR_WORD(SR_STR_PAD, 0, end - h, 0)))
 			return 0;
 		shmring__drop(r, 1);
 		return 1;
 	}
-	if (SR_STR_TYPE(w) != SR_STR_BUSY || shmring__tag_alive(r, SR_STR_TAG(w)))
+	uint32_t type = SR_STR_TYPE(w);
+	if ((type != SR_STR_BUSY && type != STR_GIVING) || shmring__tag_alive(r, SR_STR_TAG(w)))
 		return 0;
+	uint64_t len = SR_STR_LEN(w), size = SR_STR_SIZE(w), idx = h & r->mask;
+	if (size < SR_REC_HDR || idx + size > r->cap || len + SR_REC_HDR > size)
+		return sr_corrupt(r);
+	if (type == STR_GIVING) {
+		/* The writer died giving back room, all its bytes in. If the
+		 * tail did not move back, the room is still the record's: zero,
+		 * and nobody else's, up to the next record. Otherwise another
+		 * writer's record may start where our bytes end. */
+		uint64_t fit = SR_ALIGN8(SR_REC_HDR + len);
+		if (fit < size && (ld_acquire(word_at(r, h + fit)) ||
+				   shmring__rec_hole_end(r, h + fit) < h + size))
+			size = fit;
+	}
 	if (!atomic_compare_exchange_strong(hw, &w,
-					    SR_STR_WORD(SR_STR_CLOSED, SR_STR_LEN(w),
-							SR_STR_SIZE(w), SR_STR_TAG(w))))
+					    SR_STR_WORD(SR_STR_CLOSED, len, size, SR_STR_TAG(w))))
 		return 0;
-	shmring__drop(r, 1);
+	if (type == SR_STR_BUSY) /* bytes half written: that write is lost */
+		shmring__drop(r, 1);
 	return 1;
 }
 

@@ -288,8 +288,11 @@ static void victim_producer(unsigned point, unsigned long n, int style)
 	const char *pn = shmring__crash_name(point);
 	bool cycle = !strncmp(pn, "ATTACH_", 7) || !strncmp(pn, "DETACH_", 7);
 	/* A stream writer reserves (REC_RESV, STR_CAS) only to start a record;
-	 * later writes append to it. Reopen after each write to start one. */
-	if (G->stream && (!strcmp(pn, "REC_RESV") || !strcmp(pn, "STR_CAS")))
+	 * later writes append to it. Reopen after each write to start one. It
+	 * gives back room (STR_GIVE_BACK) as it closes its record: close after
+	 * each write. */
+	if (G->stream && (!strcmp(pn, "REC_RESV") || !strcmp(pn, "STR_CAS") ||
+			  !strcmp(pn, "STR_GIVE_BACK")))
 		cycle = true;
 	uint32_t seq = 0;
 	shmring__crash_arm(point, n);
