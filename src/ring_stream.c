@@ -216,8 +216,14 @@ static int start_record(shmring *r, const uint8_t *buf, uint64_t n, bool whole)
 		size = room_left(r, need_min);
 		rc = size ? shmring__rec_reserve(r, &size, need_min, &start, &need) : -EAGAIN;
 	}
-	if (rc < 0)
+	if (rc < 0) {
+		/* A reservation that lost its CAS and then found no room leaves
+		 * resv_pos naming the winner's record: while we live, a reader
+		 * would take that writer's hole, should it die, for ours to be
+		 * filled, and wait for us while we wait for room. */
+		st_release(&r->prod.ep->resv_pos, SR_RESV_NONE);
 		return rc;
+	}
 	uint64_t rec = start + (need - size);
 	uint32_t tag = my_tag(r);
 	SR_CRASH(STR_CAS);
