@@ -92,10 +92,16 @@ int shmring__rec_reserve(shmring *r, uint64_t *size, uint64_t min, uint64_t *sta
 				continue;
 			}
 		}
-		if (rc == -EBADMSG)
-			return sr_corrupt(r);
-		if (rc < 0)
-			return rc;
+		if (rc < 0) {
+			/* A failed CAS of an earlier round left resv_pos naming
+			 * the record another producer won: if that one dies
+			 * before writing, the consumer must not think us its
+			 * owner and wait on its hole. pairs with the ld_acquire
+			 * of resv_pos in shmring__resv_held */
+			if (mp)
+				st_release(&r->prod.ep->resv_pos, SR_RESV_NONE);
+			return rc == -EBADMSG ? sr_corrupt(r) : rc;
+		}
 		if (mp) {
 			struct sr_endpoint *e = r->prod.ep;
 			st_relaxed(&e->resv_size, need);
