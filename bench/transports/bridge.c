@@ -12,7 +12,8 @@
  * pins itself to the CPU of the side it serves (OUT beside the sender, IN
  * beside the receiver), as the side publishes it at init, before it makes
  * its ZeroMQ context, whose I/O thread inherits it. `zmq` gets the same
- * placement: each side's context, I/O thread included, on that side's CPU.
+ * placement: each side's context, I/O thread included, on that side's CPU,
+ * and the same ZeroMQ queues and allocator settings (zmq_common.h).
  *
  * The rings are anonymous SPSC rings as in `ring` (shared by fork); the
  * sides wait on them without spinning (shmring_set_spin(0)), as the bridges
@@ -28,6 +29,7 @@
  */
 #define _GNU_SOURCE
 #include "shmring_common.h"
+#include "zmq_common.h"
 
 #include <shmring_bridge.h>
 
@@ -48,6 +50,7 @@ struct bst {
 	int fd[2][2];
 	pid_t pid[2][2]; /* the bridges: [direction][OUT=0 | IN=1] */
 	int ndir;
+	int hwm; /* the bridges' ZeroMQ queues, as zmq's (zmq_common.h) */
 	int64_t spin;
 	shmring *tx, *rx; /* this side's ends */
 	/* Shared with the bridge processes. */
@@ -100,6 +103,8 @@ static _Noreturn void bridge_proc(struct bst *s, int d, enum shmring_bridge_dir 
 	const char *ep = dir == SHMRING_BRIDGE_IN ? "tcp://127.0.0.1:*" : s->sh->ep[d];
 	struct shmring_bridge_config cfg;
 	memset(&cfg, 0, sizeof(cfg));
+	cfg.hwm = s->hwm;
+	bench_zmq_keep_heap();
 	const char *e = getenv("BENCH_BRIDGE_SPIN_NS");
 	if (e && *e)
 		cfg.spin_ns = strtoll(e, NULL, 10);
@@ -165,6 +170,7 @@ static int setup(void **stp, const struct tp_env *env, char *why)
 	const char *e = getenv("BENCH_BRIDGE_END_SPIN_NS");
 	s->spin = e && *e ? strtoll(e, NULL, 10) : 0;
 	s->ndir = env->kind == BENCH_LAT ? 2 : 1;
+	s->hwm = bench_zmq_hwm(env->size);
 	struct shmring_config cfg;
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.mode = SHMRING_SPSC;

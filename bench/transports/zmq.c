@@ -3,7 +3,9 @@
  * zmq - raw ZeroMQ over loopback TCP, the baseline of the `bridge` transport:
  * a PAIR socket per side for latency (ping-pong), PUSH (side A) -> PULL
  * (side B) for throughput, as an application would use ZeroMQ directly.
- * Default options (ZeroMQ sets TCP_NODELAY itself; high-water marks 1000).
+ * Default options (ZeroMQ sets TCP_NODELAY itself), except the high-water
+ * marks, which hold about a ring's worth of bytes at large sizes, and a heap
+ * that malloc does not give back per message (zmq_common.h).
  *
  * ZeroMQ contexts do not survive fork(), so each side makes its own in
  * init(), after the harness pinned it: the context's I/O thread inherits the
@@ -12,6 +14,7 @@
  */
 #define _GNU_SOURCE
 #include "../bench.h"
+#include "zmq_common.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
@@ -24,6 +27,7 @@
 struct zst {
 	_Atomic int port; /* side B's, once bound; -1: B failed */
 	enum bench_kind kind;
+	int hwm; /* both queues, in messages */
 };
 
 /* Each process's own (globals are private after fork). */
@@ -35,6 +39,7 @@ static int setup(void **stp, const struct tp_env *env, char *why)
 	if (!s)
 		return tp_fail(why, -ENOMEM, "out of memory");
 	s->kind = env->kind;
+	s->hwm = bench_zmq_hwm(env->size);
 	*stp = s;
 	return 0;
 }
@@ -48,12 +53,15 @@ static int init(void *st, int side)
 {
 	struct zst *s = st;
 	int type = s->kind == BENCH_LAT ? ZMQ_PAIR : side == SIDE_A ? ZMQ_PUSH : ZMQ_PULL;
+	bench_zmq_keep_heap();
 	if (!(zctx = zmq_ctx_new()) || !(zsock = zmq_socket(zctx, type)))
 		goto fail;
 	/* A delivers everything before its close returns (its last message
 	 * is the end marker); B drops what is left. */
 	int linger = side == SIDE_A ? -1 : 0;
 	zmq_setsockopt(zsock, ZMQ_LINGER, &linger, sizeof(linger));
+	zmq_setsockopt(zsock, ZMQ_SNDHWM, &s->hwm, sizeof(s->hwm));
+	zmq_setsockopt(zsock, ZMQ_RCVHWM, &s->hwm, sizeof(s->hwm));
 	if (side == SIDE_B) {
 		char ep[64];
 		size_t n = sizeof(ep);
