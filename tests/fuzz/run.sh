@@ -8,14 +8,14 @@
 #   run.sh FUZZER CORPUS [CRASHES [ARTIFACTS]]
 #       1. Replay every input under CRASHES (bugs found before, each with a
 #          note in crashes/README.md): one that still fails fails the test.
-#       2. Fuzz for 60 s over a temporary copy of CORPUS (the corpus in the
+#       2. Fuzz for 150 s over a temporary copy of CORPUS (the corpus in the
 #          source tree is never written), at most 5 s per input.
 #       3. Print libFuzzer's "Done N runs in S second(s)" and a summary.
 #       A new crash, hang or leak is copied into ARTIFACTS with the commands
 #       to reproduce and minimise it, and fails the test (exit 1).
 #
 # Environment:
-#   SHMRING_LONG=1            fuzz 30 minutes instead of 60 seconds
+#   SHMRING_LONG=1            fuzz 30 minutes instead of 150 seconds
 #   SHMRING_FUZZ_SECONDS=N    fuzz N seconds (wins over SHMRING_LONG)
 #   SHMRING_FUZZ_ARGS="..."   more libFuzzer arguments (-seed=N, -jobs=N, ...)
 #   SHMRING_FUZZ_KEEP=1       keep the temporary directory (grown corpus, log)
@@ -41,7 +41,7 @@ if [[ -n ${SHMRING_FUZZ_SECONDS-} ]]; then
 elif [[ -n ${SHMRING_LONG-} && ${SHMRING_LONG} != 0 ]]; then
 	secs=1800
 else
-	secs=60
+	secs=150
 fi
 # Inputs: segment images (the largest seed is a 45 KiB stream ring) or scripts.
 case $name in
