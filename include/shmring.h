@@ -61,6 +61,12 @@ enum shmring_mode {
 /* shmring_config.flags */
 #define SHMRING_STREAM 0x1    /* byte stream with pipe semantics, not messages */
 #define SHMRING_HUGEPAGES 0x2 /* back the segment with huge pages */
+/* No fence on the message path: a waker's check for sleepers costs a compiler
+ * barrier instead of a locked instruction, and every sleep pays a
+ * membarrier(2) instead (an inter-processor interrupt: microseconds on bare
+ * metal, tens of them in a VM). For rings whose sides busy-poll or rarely
+ * sleep. Where membarrier is unavailable, the ring fences as usual. */
+#define SHMRING_FENCE_FREE 0x4
 
 /* Defaults of an all-zero config. */
 #define SHMRING_DEFAULT_CAPACITY ((size_t)1 << 20) /* 1 MiB */

@@ -27,13 +27,14 @@
 
 /* The two fences of the handshake. They must together order each side's
  * store before its load, as a pair of full fences does (the default, and
- * what the model check runs). wait.c makes them asymmetric: nothing but a
- * compiler barrier for the waker, which runs once per message, and for the
- * waiter, which runs only before it sleeps, membarrier(2)
- * MEMBARRIER_CMD_GLOBAL_EXPEDITED, which runs a full barrier on every CPU
- * that runs a thread of a registered process (folly's asymmetric fences). */
+ * what the model check runs). On SHMRING_FENCE_FREE rings wait.c makes them
+ * asymmetric: nothing but a compiler barrier for the waker (`light`), which
+ * runs once per message, and for the waiter (`heavy`), which runs only before
+ * it sleeps, membarrier(2) MEMBARRIER_CMD_GLOBAL_EXPEDITED, a full barrier on
+ * every CPU that runs a thread of a registered process (folly's asymmetric
+ * fences). */
 #ifndef EVC_WAITER_FENCE
-#define EVC_WAITER_FENCE() fence_full()
+#define EVC_WAITER_FENCE(heavy) ((void)(heavy), fence_full())
 #endif
 #ifndef EVC_WAKER_FENCE
 #define EVC_WAKER_FENCE(light) ((void)(light), fence_full())
@@ -48,7 +49,8 @@
  * could see the bump of a third party that cleared our bit just before
  * (reap_sleepers in wait.c, evc_retire's repair), and we would sleep with
  * no bit set and no wakeup to come. */
-static inline uint32_t evc_announce(sr_a64 *mask, uint64_t bit, sr_a32 *n, sr_a32 *epoch)
+static inline uint32_t evc_announce(sr_a64 *mask, uint64_t bit, sr_a32 *n, sr_a32 *epoch,
+				    bool heavy)
 {
 #ifndef SR_MODEL_EPOCH_AFTER_ANNOUNCE
 	uint32_t e = ld_acquire(epoch); /* pairs with the waker's evc_bump */
@@ -59,7 +61,9 @@ static inline uint32_t evc_announce(sr_a64 *mask, uint64_t bit, sr_a32 *n, sr_a3
 	uint32_t e = ld_acquire(epoch);
 #endif
 #ifndef SR_MODEL_DROP_WAITER_FENCE
-	EVC_WAITER_FENCE(); /* the announcement before the re-check; pairs with evc_must_wake */
+	EVC_WAITER_FENCE(heavy); /* the announcement before the re-check; pairs with evc_must_wake */
+#else
+	(void)heavy;
 #endif
 	return e;
 }

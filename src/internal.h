@@ -191,6 +191,7 @@ void shmring__wake_all(shmring *r);
 unsigned shmring__sleepers(const shmring *r);
 void shmring__fence_setup(shmring *r);
 void shmring__fence_heavy(void);
+void shmring__fence_waiter(const shmring *r);
 void shmring__clear_sleeper(shmring *r, unsigned idx);
 typedef int (*sr_try_fn)(shmring *r, void *arg);
 int shmring__block(shmring *r, enum sr_dir dir, sr_try_fn fn, void *arg, int64_t timeout_ns);

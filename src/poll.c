@@ -162,7 +162,7 @@ void shmring__poll_rearm(shmring *r)
 		st_release(&ro[i]->ep->poll_pid, (uint32_t)getpid());
 		atomic_store_explicit(&line[i]->want, 1, memory_order_seq_cst);
 	}
-	shmring__fence_heavy(); /* pairs with the fence in shmring__wake (wait.c) */
+	shmring__fence_waiter(r); /* pairs with the fence in shmring__wake (wait.c) */
 	refresh_watch(r);
 	if (ready(r)) {
 		for (int i = 0; i < 2; i++)

@@ -75,7 +75,7 @@ static int plan(const struct shmring_config *cfg, struct geometry *g)
 			return -EINVAL;
 	if ((unsigned)cfg->mode > SHMRING_MPMC)
 		return -EINVAL;
-	if (cfg->flags & ~(unsigned)(SHMRING_STREAM | SHMRING_HUGEPAGES))
+	if (cfg->flags & ~(unsigned)(SHMRING_STREAM | SHMRING_HUGEPAGES | SHMRING_FENCE_FREE))
 		return -EINVAL;
 	if (cfg->perm & ~(mode_t)0777)
 		return -EINVAL;
@@ -307,7 +307,8 @@ int shmring__check_header(const struct sr_header *h, uint64_t real_size, uint32_
 		BAD(-EAGAIN, "version 0: creator still initialising");
 	if (c.version != SR_LAYOUT_VERSION)
 		BAD(-EPROTO, "unknown layout version");
-	if (c.mode > SHMRING_MPMC || (c.flags & ~(uint32_t)(SHMRING_STREAM | SHMRING_HUGEPAGES)))
+	if (c.mode > SHMRING_MPMC ||
+	    (c.flags & ~(uint32_t)(SHMRING_STREAM | SHMRING_HUGEPAGES | SHMRING_FENCE_FREE)))
 		BAD(-EBADMSG, "unknown mode or flags");
 	if (c.total_size != real_size)
 		BAD(-EBADMSG, "total size does not match the object's size");

@@ -27,8 +27,9 @@
  * nobody clears the mask and wakes the line (reap_sleepers), which costs
  * live waiters one spurious wakeup and the dead their bit.
  *
- * The two fences are asymmetric (evcount.h). A waker, once per message, has
- * only a compiler barrier; a waiter, once per sleep, asks the kernel for a
+ * On SHMRING_FENCE_FREE rings the two fences are asymmetric (evcount.h). A
+ * waker, once per message, has only a compiler barrier; a waiter, once per
+ * sleep, asks the kernel for a
  * full barrier on every CPU that runs a thread of a process registered for
  * it (membarrier(2), MEMBARRIER_CMD_GLOBAL_EXPEDITED): either the waker's
  * publication is then visible to the waiter's re-check, or the waker's load
@@ -44,7 +45,7 @@
  */
 #include "internal.h"
 
-#define EVC_WAITER_FENCE() shmring__fence_heavy()
+#define EVC_WAITER_FENCE(heavy) ((heavy) ? shmring__fence_heavy() : fence_full())
 #define EVC_WAKER_FENCE(light) ((light) ? atomic_signal_fence(memory_order_seq_cst) : fence_full())
 #include "evcount.h"
 
@@ -103,6 +104,8 @@ static void light_setup(void)
  * image registers again when it attaches). */
 void shmring__fence_setup(shmring *r)
 {
+	if (!(r->flags & SHMRING_FENCE_FREE))
+		return;
 	pthread_once(&light_once, light_setup);
 	if (__atomic_load_n(&light, __ATOMIC_RELAXED) < 0 && !ld_relaxed(&r->h->totals.full_fences))
 		fetch_or_seqcst(&r->h->totals.full_fences, 1);
@@ -122,8 +125,17 @@ void shmring__fence_heavy(void)
  * one. pairs with the fetch_or in shmring__fence_setup */
 static bool light_waker(const shmring *r)
 {
-	return __atomic_load_n(&light, __ATOMIC_RELAXED) > 0 &&
+	return (r->flags & SHMRING_FENCE_FREE) && __atomic_load_n(&light, __ATOMIC_RELAXED) > 0 &&
 	       !ld_relaxed(&r->h->totals.full_fences);
+}
+
+/* The waiter's half on this ring (poll.c too). */
+void shmring__fence_waiter(const shmring *r)
+{
+	if (r->flags & SHMRING_FENCE_FREE)
+		shmring__fence_heavy();
+	else
+		fence_full();
 }
 
 /* Shared (not FUTEX_PRIVATE_FLAG) futexes: the word lives in a shared mapping
@@ -330,7 +342,8 @@ static int block(shmring *r, enum sr_dir dir, sr_try_fn fn, void *arg, int64_t t
 	shmring__fence_setup(r); /* a forked child that could not register raises the flag */
 	bool force = true;
 	for (;;) {
-		uint32_t e = evc_announce(&w->mask, bit, nsleep, &w->epoch);
+		uint32_t e = evc_announce(&w->mask, bit, nsleep, &w->epoch,
+					  r->flags & SHMRING_FENCE_FREE);
 		rc = fn(r, arg);
 		now = shmring__now();
 		if (rc == -EAGAIN)

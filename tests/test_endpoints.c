@@ -651,8 +651,8 @@ MODE_TEST(endpoints, a_waiter_killed_asleep_leaves_no_futex_wakes_behind, TMO)
 }
 
 /*
- * The waker's fence is a compiler barrier only while every waiter can make
- * the heavy barrier (membarrier(2), src/wait.c). A process that cannot (here:
+ * On a SHMRING_FENCE_FREE ring the waker's fence is a compiler barrier only
+ * while every waiter can make the heavy barrier (membarrier(2), src/wait.c). A process that cannot (here:
  * SHMRING_NO_MEMBARRIER=1, as for a kernel or seccomp filter without it)
  * raises the ring's full_fences flag when it attaches, before it can wait,
  * and then wakers in every process fence fully. A child without membarrier
@@ -685,6 +685,7 @@ Test(endpoints, a_waiter_without_membarrier_makes_every_waker_fence_fully, TMO,
 		_exit(0);
 	}
 	struct shmring_config cfg = t_cfg(SHMRING_SPSC, 4096, 64);
+	cfg.flags |= SHMRING_FENCE_FREE;
 	shmring *p, *back;
 	int rc = shmring_create(name, &cfg, SHMRING_PRODUCER, &p);
 	cr_assert_eq(rc, 0, "create: %d (%s)", rc, t_err(rc));

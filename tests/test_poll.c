@@ -15,6 +15,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
@@ -26,6 +27,14 @@
 #include <criterion/parameterized.h>
 
 #include "shmring.h"
+
+/* SHMRING_TEST_FENCE_FREE=1 (ctest's *-fence-free variants): every ring here
+ * is a SHMRING_FENCE_FREE ring (as t_cfg in testutil.h does). */
+static unsigned t_extra_flags(void)
+{
+	const char *v = getenv("SHMRING_TEST_FENCE_FREE");
+	return v && *v && strcmp(v, "0") ? SHMRING_FENCE_FREE : 0;
+}
 
 enum waiter { W_POLL, W_SELECT, W_EPOLL };
 
@@ -88,7 +97,8 @@ static int reap(pid_t pid)
 ParameterizedTest(struct param *p, poll, consumer_and_producer_readiness, .timeout = 60)
 {
 	const char *M = shmring_mode_name(p->mode);
-	struct shmring_config c = { .mode = p->mode, .capacity = 4096, .max_msg = 64 };
+	struct shmring_config c = { .mode = p->mode, .capacity = 4096, .max_msg = 64,
+				     .flags = t_extra_flags() };
 	shmring *prod, *cons;
 	cr_assert_eq(shmring_create_anon(&c, SHMRING_PRODUCER, &prod), 0, "%s", M);
 	cr_assert_eq(shmring_open_fd(shmring_fd(prod), SHMRING_CONSUMER, &cons), 0, "%s", M);
@@ -160,7 +170,8 @@ ParameterizedTest(enum shmring_mode *mode, poll, dead_producer_is_end_of_file, .
 	const char *M = shmring_mode_name(*mode);
 	char name[64];
 	snprintf(name, sizeof(name), "shmring-test-poll-%d-%d", (int)getpid(), (int)*mode);
-	struct shmring_config c = { .mode = *mode, .capacity = 4096, .max_msg = 64 };
+	struct shmring_config c = { .mode = *mode, .capacity = 4096, .max_msg = 64,
+				     .flags = t_extra_flags() };
 	shmring *cons;
 	cr_assert_eq(shmring_create(name, &c, SHMRING_CONSUMER, &cons), 0, "%s", M);
 	int sync[2];

@@ -352,7 +352,7 @@ static void expect_bad_cfg(const char *what, const struct shmring_config *cfg, i
 Test(segment, unknown_flags_and_reserved_words_are_einval, TMO)
 {
 	struct shmring_config cfg;
-	static const unsigned bad_flags[] = { 0x4, 0x8, 0x80, 0x100, 0x80000000u };
+	static const unsigned bad_flags[] = { 0x8, 0x10, 0x80, 0x100, 0x80000000u };
 	for (size_t i = 0; i < sizeof(bad_flags) / sizeof(bad_flags[0]); i++) {
 		char what[64];
 		cfg = t_cfg(SHMRING_SPSC, 65536, 0);

@@ -159,10 +159,19 @@ static inline int t_stamp_check(const void *buf, size_t n, uint32_t *id, uint32_
 
 /* ---- Rings -------------------------------------------------------------- */
 
+/* SHMRING_TEST_FENCE_FREE=1 (ctest's *-fence-free variants): every ring the
+ * tests make through t_cfg is a SHMRING_FENCE_FREE ring. */
+static inline unsigned t_extra_flags(void)
+{
+	const char *v = getenv("SHMRING_TEST_FENCE_FREE");
+	return v && *v && strcmp(v, "0") ? SHMRING_FENCE_FREE : 0;
+}
+
 static inline struct shmring_config t_cfg(enum shmring_mode m, size_t capacity, size_t max_msg)
 {
 	struct shmring_config c;
 	memset(&c, 0, sizeof(c));
+	c.flags = t_extra_flags();
 	c.mode = m;
 	c.capacity = capacity;
 	c.max_msg = max_msg;

@@ -87,7 +87,7 @@ struct line {
 		for (;;) {
 			if (ready())
 				return;
-			uint32_t e = evc_announce(&mask, bit, &n[ep], &epoch);
+			uint32_t e = evc_announce(&mask, bit, &n[ep], &epoch, false);
 			if (ready()) {
 				if (evc_retire(&mask, bit, &n[ep])) {
 					evc_bump(&epoch);
