@@ -170,11 +170,13 @@ struct sr_header {
  *   BUSY    reserved, first bytes being written (owner tag set)
  *   OPEN    the owner may append (by CAS on the word)
  *   CLOSED  no more appends; the reader passes it once drained
- *   PAD     padding, size = the whole record                        */
+ *   PAD     padding, size = the whole record
+ *   GIVING  the owner gives back the room its record does not use (owner tag set) */
 #define SR_STR_BUSY 1u
 #define SR_STR_OPEN 2u
 #define SR_STR_CLOSED 3u
 #define SR_STR_PAD 4u
+#define SR_STR_GIVING 5u
 #define SR_STR_LEN_MAX ((1u << 20) - 1)
 #define SR_STR_WORD(type, len, size, tag)                                                    \
 	(((uint64_t)(tag) << 40) | ((uint64_t)(type) << 37) | ((uint64_t)((size) >> 3) << 20) |  \

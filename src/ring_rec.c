@@ -292,9 +292,10 @@ static void zero_and_pass(shmring *r, uint64_t h, uint64_t size)
 	rc_give_back(&r->h->cons.pos, h + size); /* release: orders the zeroing too */
 }
 
-/* Zero a consumed record and move the head past it (streams: ring_stream.c).
- * A stream reader's successor has no mark to read, but still never finds a
- * torn record or a zero header over a body that is not zero. */
+/* Zero a consumed record and move the head past it (streams: ring_stream.c,
+ * whose reader marks the pass in its offset word, cons.aux, so that a
+ * successor finishes it: never a torn record, nor a zero header over a body
+ * that is not zero, nor a drop counted for it). */
 void shmring__rec_consume(shmring *r, uint64_t h, uint64_t size)
 {
 	zero_and_pass(r, h, size);

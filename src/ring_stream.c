@@ -83,10 +83,6 @@ static inline sr_a64 *word_at(const shmring *r, uint64_t pos)
  * 2^20 (SR_STR_LEN_MAX). */
 #define OFF_PASSING ((uint64_t)1 << 63)
 
-/* A header word type beside those of layout.h: the owner is giving back the
- * room its record does not use (close_record). It belongs in layout.h with
- * the others. */
-#define STR_GIVING 5u
 
 /* The largest size a stream header word can hold. */
 #define STR_SIZE_MAX ((uint64_t)0x1ffffu << 3)
@@ -135,7 +131,7 @@ static void close_record(shmring *r, sr_a64 *hw, uint64_t w)
 	/* GIVING holds the record as BUSY does (the reader neither closes nor
 	 * passes it), and tells a reader that finds us dead that all our bytes
 	 * are in: the record ends at `fit` or at `size`, by where the tail is. */
-	if (!cas_acq_rel(hw, &w, SR_STR_WORD(STR_GIVING, len, size, tag)))
+	if (!cas_acq_rel(hw, &w, SR_STR_WORD(SR_STR_GIVING, len, size, tag)))
 		return;
 	SR_CRASH(STR_GIVE_BACK);
 	uint64_t t = end;
@@ -341,7 +337,7 @@ int shmring__stream_get(shmring *r, void *buf, size_t n)
 		uint32_t type = SR_STR_TYPE(w);
 		uint64_t len = SR_STR_LEN(w), size = SR_STR_SIZE(w);
 		if (size < SR_REC_HDR || idx + size > r->cap || len + SR_REC_HDR > size ||
-		    type == 0 || type > STR_GIVING || (type == SR_STR_PAD && len) || off > len)
+		    type == 0 || type > SR_STR_GIVING || (type == SR_STR_PAD && len) || off > len)
 			return sr_corrupt(r);
 		if (type == SR_STR_PAD) {
 			pass(r, h, size);
@@ -403,12 +399,12 @@ static int stream_stuck(shmring *r, enum sr_dir dir)
 		return 1;
 	}
 	uint32_t type = SR_STR_TYPE(w);
-	if ((type != SR_STR_BUSY && type != STR_GIVING) || shmring__tag_alive(r, SR_STR_TAG(w)))
+	if ((type != SR_STR_BUSY && type != SR_STR_GIVING) || shmring__tag_alive(r, SR_STR_TAG(w)))
 		return 0;
 	uint64_t len = SR_STR_LEN(w), size = SR_STR_SIZE(w), idx = h & r->mask;
 	if (size < SR_REC_HDR || idx + size > r->cap || len + SR_REC_HDR > size)
 		return sr_corrupt(r);
-	if (type == STR_GIVING) {
+	if (type == SR_STR_GIVING) {
 		/* The writer died giving back room, all its bytes in. If the
 		 * tail did not move back, the room is still the record's: zero,
 		 * and nobody else's, up to the next record. Otherwise another
