@@ -104,8 +104,9 @@ struct line {
 	}
 };
 
-// One message; the waiter sleeps until it sees it.
-struct one_wakeup : rl::test_suite<one_wakeup, 2> {
+// One message on one line: thread 0 publishes it, the others wait for it
+// (the suites below say who waits as which endpoint).
+template <class Self, int Threads> struct one_message : rl::test_suite<Self, Threads> {
 	line l;
 	rl::atomic<int> data;
 
@@ -115,14 +116,26 @@ struct one_wakeup : rl::test_suite<one_wakeup, 2> {
 		data($).store(0, rl::mo_relaxed);
 	}
 
+	void publish()
+	{
+		data($).store(1, rl::mo_release);
+		l.wake();
+	}
+
+	void receive(int ep)
+	{
+		l.await(ep, [&] { return data($).load(rl::mo_acquire) != 0; });
+	}
+};
+
+// One message; the waiter sleeps until it sees it.
+struct one_wakeup : one_message<one_wakeup, 2> {
 	void thread(unsigned id)
 	{
-		if (id == 0) {
-			data($).store(1, rl::mo_release);
-			l.wake();
-		} else {
-			l.await(0, [&] { return data($).load(rl::mo_acquire) != 0; });
-		}
+		if (id == 0)
+			publish();
+		else
+			receive(0);
 	}
 };
 
@@ -167,72 +180,39 @@ struct ping_pong : rl::test_suite<ping_pong, 2> {
 
 // Two processes that share one endpoint (a single-side end inherited across
 // fork) wait at once: one's retire may clear the bit the other has just set.
-struct shared_endpoint : rl::test_suite<shared_endpoint, 3> {
-	line l;
-	rl::atomic<int> data;
-
-	void before()
-	{
-		l.init();
-		data($).store(0, rl::mo_relaxed);
-	}
-
+struct shared_endpoint : one_message<shared_endpoint, 3> {
 	void thread(unsigned id)
 	{
-		if (id == 0) {
-			data($).store(1, rl::mo_release);
-			l.wake();
-		} else {
-			l.await(0, [&] { return data($).load(rl::mo_acquire) != 0; });
-		}
+		if (id == 0)
+			publish();
+		else
+			receive(0);
 	}
 };
 
 // Two endpoints, each with its own bit: the one that leaves first must not
 // take the other's announcement with it.
-struct two_endpoints : rl::test_suite<two_endpoints, 3> {
-	line l;
-	rl::atomic<int> data;
-
-	void before()
-	{
-		l.init();
-		data($).store(0, rl::mo_relaxed);
-	}
-
+struct two_endpoints : one_message<two_endpoints, 3> {
 	void thread(unsigned id)
 	{
-		if (id == 0) {
-			data($).store(1, rl::mo_release);
-			l.wake();
-		} else {
-			l.await((int)id - 1, [&] { return data($).load(rl::mo_acquire) != 0; });
-		}
+		if (id == 0)
+			publish();
+		else
+			receive((int)id - 1);
 	}
 };
 
 // A third party clears the mask at any moment (wait.c's reap_sleepers): a
 // live waiter may lose its bit, never its wakeup.
-struct reaper : rl::test_suite<reaper, 3> {
-	line l;
-	rl::atomic<int> data;
-
-	void before()
-	{
-		l.init();
-		data($).store(0, rl::mo_relaxed);
-	}
-
+struct reaper : one_message<reaper, 3> {
 	void thread(unsigned id)
 	{
-		if (id == 0) {
-			data($).store(1, rl::mo_release);
-			l.wake();
-		} else if (id == 1) {
-			l.await(0, [&] { return data($).load(rl::mo_acquire) != 0; });
-		} else {
+		if (id == 0)
+			publish();
+		else if (id == 1)
+			receive(0);
+		else
 			l.reap();
-		}
 	}
 };
 
