@@ -179,6 +179,9 @@ SHMRING_API int shmring_send(shmring *r, const void *msg, size_t len, int64_t ti
 		return -EMSGSIZE;
 	if (!msg && len)
 		return -EINVAL;
+	if (r->ops == &shmring__rec_ops && r->mode == SHMRING_SPSC &&
+	    SR_LIKELY(shmring__sp_send1(r, msg, len) == 0))
+		return 0;
 	struct iovec v = {.iov_base = (void *)msg, .iov_len = len};
 	struct vec_arg a = {&v, 1};
 	rc = shmring__block(r, SR_ROOM, try_send, &a, timeout_ns);
@@ -192,6 +195,11 @@ SHMRING_API ssize_t shmring_recv(shmring *r, void *buf, size_t cap, int64_t time
 		return rc;
 	if (!buf && cap)
 		return -EINVAL;
+	if (r->ops == &shmring__rec_ops && r->mode == SHMRING_SPSC) {
+		ssize_t n = shmring__sp_recv1(r, buf, cap);
+		if (SR_LIKELY(n >= 0))
+			return n;
+	}
 	struct iovec v = {.iov_base = buf, .iov_len = cap};
 	struct vec_arg a = {&v, 1};
 	rc = shmring__block(r, SR_DATA, try_recv, &a, timeout_ns);

@@ -110,6 +110,7 @@ struct shmring {
 	int64_t next_live_check; /* CLOCK_MONOTONIC ns of the next liveness look */
 	uint32_t seen_epoch[2];  /* wait epochs at the last look, per direction */
 	uint32_t empty_wakes[2]; /* FUTEX_WAKEs in a row that woke nobody, per direction */
+	bool armed[2];           /* this handle armed its endpoint's bit, per direction (wait.c) */
 };
 
 /* ---- crash.c: crash points (SHMRING_CRASHPOINTS builds only) ---- */
@@ -126,9 +127,10 @@ struct shmring {
 	X(REC_PAD)         /* commit: tail padding written, message not published */          \
 	X(REC_MSG)         /* commit: message published, reservation not cleared */           \
 	X(REC_PEEKED)      /* peek (records): held record named */                            \
-	X(REC_MARKED)      /* release/recv (records): record named in the endpoint, intact */ \
+	X(REC_COPIED)      /* release/recv (SP records): copied out, head not moved */       \
+	X(REC_MARKED)      /* release/recv (MP records): record named in the endpoint, intact */ \
 	X(REC_PADDED)      /* release/recv/read: header turned padding, body not zeroed */    \
-	X(REC_ZEROED)      /* release/recv (records): zeroed, head not moved */               \
+	X(REC_ZEROED)      /* release/recv (MP records): zeroed, head not moved */            \
 	X(SLOT_RESV)       /* claim/peek (slots): position named, CAS not done */             \
 	X(SLOT_TAKEN)      /* claim/peek (slots): position taken */                           \
 	X(SLOT_PAYLOAD)    /* send (slots): half the payload copied */                        \
@@ -186,7 +188,22 @@ void shmring__drop(shmring *r, uint64_t n);
 
 /* ---- wait.c ---- */
 int64_t shmring__now(void);
-void shmring__wake(shmring *r, enum sr_dir dir);
+void shmring__wake_slow(shmring *r, enum sr_dir dir);
+void shmring__arm(shmring *r, enum sr_dir dir);
+extern int shmring__light; /* > 0: this process is registered for membarrier (wait.c) */
+
+/* Called after publishing (data for SR_DATA, room for SR_ROOM). While no
+ * endpoint of the other side has ever waited on this line, a waker of a
+ * process registered for membarrier has nothing to do: no fence, one load of
+ * a line nobody writes (wait.c, "Arming"). Wait-free unless someone sleeps. */
+static inline void shmring__wake(shmring *r, enum sr_dir dir)
+{
+	sr_a64 *armed = dir == SR_DATA ? &r->h->dwait.armed : &r->h->rwait.armed;
+	if (SR_LIKELY(ld_relaxed(armed) == 0) &&
+	    SR_LIKELY(__atomic_load_n(&shmring__light, __ATOMIC_RELAXED) > 0))
+		return;
+	shmring__wake_slow(r, dir);
+}
 void shmring__wake_all(shmring *r);
 unsigned shmring__sleepers(const shmring *r);
 void shmring__fence_setup(shmring *r);
@@ -213,6 +230,8 @@ void shmring__rec_init(struct sr_header *h, uint8_t *data);
 int shmring__rec_reserve(shmring *r, uint64_t *size, uint64_t min, uint64_t *start,
 			 uint64_t *need);
 void shmring__rec_consume(shmring *r, uint64_t h, uint64_t size);
+int shmring__sp_send1(shmring *r, const void *msg, size_t len);
+ssize_t shmring__sp_recv1(shmring *r, void *buf, size_t cap);
 uint64_t shmring__rec_hole_end(shmring *r, uint64_t h);
 extern const struct sr_ops shmring__stream_ops;
 void shmring__slot_init(struct sr_header *h, uint8_t *data);

@@ -7,8 +7,8 @@
  *   0x0000  config line   magic, version, geometry, creator   read-only after init
  *   0x0100  producer line tail / enqueue position             written by producers
  *   0x0200  consumer line head / dequeue position             written by consumers
- *   0x0300  data wait     epoch + sleeper mask (consumers sleep)  both sides
- *   0x0400  room wait     epoch + sleeper mask (producers sleep)  both sides
+ *   0x0300  data wait     epoch + sleeper and armed masks (consumers wait)  both sides
+ *   0x0400  room wait     epoch + sleeper and armed masks (producers wait)  both sides
  *   0x0500  totals        live-endpoint hints, folded counters, dropped   (rare writes)
  *   0x0600  sleep counts  threads asleep per endpoint (wait.c)    sleepers only
  *   0x1000  endpoint table, SR_EP_MAX entries of 64 bytes
@@ -34,7 +34,7 @@
 #include "atomics.h"
 
 #define SR_MAGIC UINT64_C(0x31474e49524d4853) /* "SHMRING1" little-endian */
-#define SR_LAYOUT_VERSION 2u
+#define SR_LAYOUT_VERSION 3u
 
 #define SR_EP_PER_SIDE 64 /* endpoints on a multi side (the contract asks >= 64) */
 #define SR_EP_MAX (2 * SR_EP_PER_SIDE)
@@ -81,14 +81,17 @@ struct sr_pos_line {
  * The mask has a bit per endpoint of the side that waits here (consumers on
  * the data line, producers on the room line): set while that endpoint has a
  * thread asleep, so wakers load one word, and the reaper of a dead sleeper
- * clears its bit exactly (a count could not tell what the dead had added). */
+ * clears its bit exactly (a count could not tell what the dead had added).
+ * While `armed` reads zero, no endpoint of that side has ever slept or polled
+ * here, and wakers skip the handshake (wait.c, "Arming"). */
 struct sr_wait_line {
 	sr_a32 epoch;    /* +0x00 futex word: wakers add 1 before FUTEX_WAKE */
 	uint32_t resv0;  /* +0x04 zero */
 	sr_a32 want;     /* +0x08 a pollfd waits for the next transition (one-shot) */
 	uint32_t resv1;  /* +0x0c zero */
 	sr_a64 mask;     /* +0x10 bit (index % SR_EP_PER_SIDE): that endpoint may sleep */
-	uint64_t pad[29];
+	sr_a64 armed;    /* +0x18 same bits, sticky: that endpoint has waited here (wait.c) */
+	uint64_t pad[28];
 };
 
 struct sr_totals_line {
@@ -145,8 +148,10 @@ struct sr_header {
  * A record is an 8-byte header word and its payload, 8-byte aligned, never
  * straddling the end of the data area (a padding record fills the gap). The
  * header word: bits 0-31 length, 32-39 type, 40-63 owner tag (claimed only).
- * Free space reads as zero: the consumer zeroes what it consumed before it
- * publishes its head, so a zero header means "not written yet". */
+ * A zero header means "not written yet": an SP producer zeroes the word
+ * past its record before it publishes the record; on MP rings the consumer
+ * zeroes what it consumed before it publishes its head, so all free space
+ * reads as zero (ring_rec.c). */
 #define SR_REC_HDR 8u
 #define SR_REC_CLAIMED 1u /* reserved by a producer (MPSC), length = claimed length */
 #define SR_REC_MSG 2u     /* committed message, length = payload bytes */

@@ -158,6 +158,7 @@ void shmring__poll_rearm(shmring *r)
 	for (int i = 0; i < 2; i++) {
 		if (ro[i]->idx < 0 || r->poll_sock[i] < 0)
 			continue;
+		shmring__arm(r, i == 0 ? SR_ROOM : SR_DATA); /* wakers look at `want` */
 		drain(r->poll_sock[i]);
 		st_release(&ro[i]->ep->poll_pid, (uint32_t)getpid());
 		atomic_store_explicit(&line[i]->want, 1, memory_order_seq_cst);

@@ -5,16 +5,19 @@
  * code under Relacy.
  *
  *   producer: rc_room (load-acquire head when the cached one is not enough)
- *             write payload; rc_publish (store-release of the header word)
+ *             write payload; SP: rc_clear_next (the word past the record);
+ *             rc_publish (store-release of the header word)
  *   consumer: rc_look (load-acquire of the header word); read payload;
- *             zero the record; rc_give_back (store-release of head)
+ *             MP: zero the record; rc_give_back (store-release of head)
  *
- * rc_publish/rc_look order the payload before its reading; rc_give_back/
- * rc_room order the reading (and the zeroing) before the next lap's writes.
+ * rc_publish/rc_look order the payload (and the cleared next word) before
+ * their reading; rc_give_back/rc_room order the reading (and the zeroing)
+ * before the next lap's writes.
  * Positions are free-running: t - head is the fill level across the 2^64 wrap.
  *
  * SR_MODEL_RELAXED_PUBLISH and SR_MODEL_RELAXED_GIVE_BACK weaken one ordering
- * each, for the model check to show it then finds the data race. Never
+ * each, SR_MODEL_NO_CLEAR_NEXT leaves the next word as it was, for the model
+ * check to show it then finds the data race or the stale header. Never
  * define them in a build of the library.
  */
 #ifndef SHMRING_REC_CORE_H
@@ -49,6 +52,19 @@ static inline int rc_room(sr_a64 *headp, uint64_t *cached, uint64_t t, uint64_t 
 		return -EBADMSG; /* ahead of the tail, or further behind than the ring */
 	*cached = head;
 	return t + need - head <= cap ? 0 : -EAGAIN;
+}
+
+/* SP producers, before rc_publish: the word just past the record reads zero
+ * (it may hold an earlier lap's bytes), so that the consumer, once past the
+ * record, finds "not written" there; the store-release of rc_publish orders
+ * the two. */
+static inline void rc_clear_next(sr_a64 *next)
+{
+#ifndef SR_MODEL_NO_CLEAR_NEXT
+	st_relaxed(next, 0);
+#else
+	(void)next;
+#endif
 }
 
 static inline void rc_publish(sr_a64 *word, uint64_t value)

@@ -5,13 +5,21 @@
  * In the manner of Agrona's ring buffers. The data area holds records: an
  * 8-byte header word (layout.h: length, type, owner tag) and the payload,
  * 8-byte aligned, never straddling the end (a padding record fills the gap).
- * Free space reads as zero: the single consumer zeroes what it consumed
- * before it publishes its head, so a zero header word means "not written".
+ * The header word at the head reads zero until the record there is
+ * published, so the consumer polls that one word and nothing else:
+ *  - SP: the producer zeroes the word just past its record before it
+ *    publishes the record (rc_clear_next), so the next header word the
+ *    consumer will look at reads zero, never the previous lap's bytes. The
+ *    consumer writes nothing into the data area: each line goes producer ->
+ *    consumer and back once per lap (in the manner of a Lamport queue).
+ *  - MP: the consumer zeroes what it consumed before it publishes its head,
+ *    so all free space reads as zero: a producer reserves by CAS before it
+ *    writes, and a zero word is how its hole is told from its record.
  *
  * Producer:  reserve [t, t+need) at the tail  (SP: private; MP: CAS on tail)
  *            write the payload, then the header word with a store-release
- * Consumer:  load-acquire the header word at head; copy; zero; store-release
- *            the head (the producer's load-acquire of head pairs with it)
+ * Consumer:  load-acquire the header word at head; copy; (MP: zero);
+ *            store-release the head (the producer's load-acquire pairs with it)
  *
  * An SP producer publishes its tail only after the record, so its death
  * leaves nothing visible. An MP producer makes its reservation visible (the
@@ -50,6 +58,39 @@ static inline bool multi_producer(const shmring *r)
 	return r->mode == SHMRING_MPSC || (r->flags & SHMRING_STREAM);
 }
 
+/* Payload copies. Small messages (the common case on a fast ring) are
+ * copied by overlapping word moves rather than a call into the C library.
+ * Crash-point builds copy in two halves, so that a test can stop in between. */
+static inline void copy_bytes(uint8_t *dst, const uint8_t *src, uint64_t len)
+{
+	if (len >= 8 && len <= 16) {
+		uint64_t a, b;
+		memcpy(&a, src, 8);
+		memcpy(&b, src + len - 8, 8);
+		memcpy(dst, &a, 8);
+		memcpy(dst + len - 8, &b, 8);
+	} else if (len >= 4 && len < 8) {
+		uint32_t a, b;
+		memcpy(&a, src, 4);
+		memcpy(&b, src + len - 4, 4);
+		memcpy(dst, &a, 4);
+		memcpy(dst + len - 4, &b, 4);
+	} else {
+		memcpy(dst, src, len);
+	}
+}
+
+static inline void copy_in(uint8_t *dst, const uint8_t *src, uint64_t len)
+{
+#ifdef SHMRING_CRASHPOINTS
+	memcpy(dst, src, len / 2);
+	SR_CRASH(REC_PAYLOAD);
+	memcpy(dst + len / 2, src + len / 2, len - len / 2);
+#else
+	copy_bytes(dst, src, len);
+#endif
+}
+
 void shmring__rec_init(struct sr_header *h, uint8_t *data)
 {
 	(void)h;
@@ -83,8 +124,11 @@ int shmring__rec_reserve(shmring *r, uint64_t *size, uint64_t min, uint64_t *sta
 			else
 				need = rec + left;
 		}
+		/* SP: and the word past it, which rc_clear_next zeroes (the
+		 * largest record, 2 * rec - 8 with its padding, leaves room) */
 		uint64_t head;
-		int rc = rc_room(&r->h->cons.pos, &r->cached_head, t, need, r->cap, &head);
+		int rc = rc_room(&r->h->cons.pos, &r->cached_head, t, mp ? need : need + 8,
+				 r->cap, &head);
 		if (rc == -EBADMSG && mp && (int64_t)(head - t) > 0) {
 			uint64_t now = ld_relaxed(tailp);
 			if (now != t) { /* our tail was stale, not the head wrong */
@@ -147,12 +191,15 @@ static void publish(shmring *r, uint64_t start, uint64_t need, uint64_t rec, uin
 		    uint64_t len)
 {
 	uint64_t size = SR_ALIGN8(SR_REC_HDR + len);
+	bool mp = multi_producer(r);
+	if (!mp) /* the next header word reads zero before this one is out */
+		rc_clear_next(word_at(r, start + need));
 	if (size < claimed)
 		st_relaxed(word_at(r, rec + size), SR_REC_WORD(SR_REC_PAD, claimed - size, 0));
 	SR_CRASH(REC_PAD);
 	rc_publish(word_at(r, rec), SR_REC_WORD(SR_REC_MSG, len, 0));
 	SR_CRASH(REC_MSG);
-	if (multi_producer(r)) {
+	if (mp) {
 		/* pairs with the ld_acquire of resv_pos in shmring__resv_held */
 		st_release(&r->prod.ep->resv_pos, SR_RESV_NONE);
 	} else {
@@ -180,13 +227,8 @@ static int rec_send(shmring *r, const struct iovec *v, int n)
 			break;
 		}
 		uint64_t rec = mark(r, start, need, size, len);
-		if (len) { /* in two halves, so a crash test can stop in between */
-			uint8_t *dst = r->data + (rec & r->mask) + SR_REC_HDR;
-			const uint8_t *src = v[i].iov_base;
-			memcpy(dst, src, len / 2);
-			SR_CRASH(REC_PAYLOAD);
-			memcpy(dst + len / 2, src + len / 2, len - len / 2);
-		}
+		if (len)
+			copy_in(r->data + (rec & r->mask) + SR_REC_HDR, v[i].iov_base, len);
 		publish(r, start, need, rec, size, len);
 	}
 	shmring__wake(r, SR_DATA);
@@ -218,14 +260,10 @@ static int rec_commit(shmring *r, size_t len)
 
 static int rec_abort(shmring *r)
 {
+	if (!multi_producer(r))
+		return 0; /* nothing was made visible; the header word at the tail still reads zero */
 	uint64_t size = SR_ALIGN8(SR_REC_HDR + r->claim_len);
 	uint64_t rec = r->claim_pos + (r->claim_size - size);
-	if (!multi_producer(r)) {
-		/* Nothing was made visible, but the caller may have written into
-		 * the buffer: free space must read as zero again. */
-		memset(r->data + (rec & r->mask), 0, size);
-		return 0;
-	}
 	/* The reservation is public: turn it into padding. Whatever the caller
 	 * wrote into the buffer is zeroed by the consumer as it passes. */
 	rc_publish(word_at(r, rec), SR_REC_WORD(SR_REC_PAD, size, 0));
@@ -237,8 +275,15 @@ static int rec_abort(shmring *r)
 /* ---- consumer ---- */
 
 /*
- * Consuming, step by step. The consumer zeroes a record before it moves the
- * head past it (free space reads as zero), and a SIGKILL can stop it between
+ * Consuming, SP rings. The consumer copies the record out, then moves the
+ * head past it with a store-release (rc_give_back): that store is the commit.
+ * A consumer killed before it finds the record intact at the head, and
+ * delivers it (the dead recv never returned); one killed after it has
+ * consumed it. A peek names the record in the endpoint's mark (below) first,
+ * so that a successor drops what a dead peeker had handed out.
+ *
+ * Consuming, MP rings, step by step. The consumer zeroes a record before it
+ * moves the head past it (free space reads as zero), and a SIGKILL can stop it between
  * any two of its stores. What a successor consumer then finds at the head
  * must never be a torn record (a header over a half-zeroed body) nor a zero
  * header over a body that is not zero (the hole scan would take the first
@@ -301,11 +346,19 @@ void shmring__rec_consume(shmring *r, uint64_t h, uint64_t size)
 	zero_and_pass(r, h, size);
 }
 
-/* Steps 1-6 above: consume the record at the head, of `size` bytes, that is
- * `what` (RC_MARK_MSG, RC_MARK_SEEN). Wait-free. */
+/* Consume the record at the head, of `size` bytes, that is `what`
+ * (RC_MARK_MSG, RC_MARK_SEEN): SP, give it back; MP, steps 1-6 above. A
+ * peeker's mark is cleared after either. Wait-free. */
 static void consume(shmring *r, uint64_t h, uint64_t size, uint64_t what)
 {
 	struct sr_endpoint *e = r->cons.ep;
+	if (!multi_producer(r)) {
+		SR_CRASH(REC_COPIED);
+		rc_give_back(&r->h->cons.pos, h + size);
+		if (what & RC_MARK_SEEN)
+			st_relaxed(&e->resv_pos, SR_RESV_NONE);
+		return;
+	}
 	st_relaxed(&e->resv_size, size | what | RC_MARK_ZEROING);
 	cut_order();
 	st_relaxed(&e->resv_pos, h);
@@ -362,7 +415,7 @@ static int rec_recv(shmring *r, struct iovec *v, int n)
 			break;
 		}
 		if (len)
-			memcpy(v[i].iov_base, r->data + (h & r->mask) + SR_REC_HDR, len);
+			copy_bytes(v[i].iov_base, r->data + (h & r->mask) + SR_REC_HDR, len);
 		v[i].iov_len = len;
 		consume(r, h, SR_ALIGN8(SR_REC_HDR + len), RC_MARK_MSG);
 		struct sr_endpoint *e = r->cons.ep;
@@ -437,13 +490,12 @@ static void rec_drop_peek_of_dead(shmring *r, struct sr_endpoint *dead)
 
 /* Slow path for a consumer that sees no message: is the head blocked by a
  * hole or a CLAIMED record of a dead MP producer? Clear it (see the top).
- * SP rings have holes too, of another kind: a consumer that died between
- * zeroing a record and moving the head leaves zero words behind the head
- * with the tail past them (an SP producer moves the tail only after its
- * header is out, so nothing else looks like that). A consumer attaching in
- * its place finishes that from the dead one's mark first (uncounted if it
- * was padding); this is left for a dead consumer whose endpoint lives on in
- * a forked sibling, and is counted as one message. */
+ * An MP consumer that died between zeroing a record and moving the head
+ * leaves a hole of another kind, zero words behind the head. A consumer
+ * attaching in its place finishes that from the dead one's mark first
+ * (uncounted if it was padding); this is left for a dead consumer whose
+ * endpoint lives on in a forked sibling, and is counted as one message.
+ * SP rings have no holes. */
 static int rec_stuck(shmring *r, enum sr_dir dir)
 {
 	if (dir != SR_DATA || r->cons.idx < 0)
@@ -466,6 +518,16 @@ static int rec_stuck(shmring *r, enum sr_dir dir)
 	}
 	if (w != 0)
 		return 0;
+	if (!multi_producer(r)) {
+		/* An SP producer publishes its record before it moves the tail,
+		 * and nobody else writes a zero at the head: a zero word there
+		 * with the tail past it was scribbled. pairs with the store-
+		 * release of the tail in publish() */
+		uint64_t t = ld_acquire(&r->h->prod.pos);
+		if ((int64_t)(t - h) > 0 && t - h <= r->cap && ld_acquire(hw) == 0)
+			return sr_corrupt(r);
+		return 0;
+	}
 	uint64_t end = shmring__rec_hole_end(r, h);
 	if (end == h)
 		return 0;
@@ -507,10 +569,13 @@ uint64_t shmring__rec_hole_end(shmring *r, uint64_t h)
 }
 
 /* A new SP producer attaches. Its predecessor may have died after publishing
- * a record but before moving the tail (or, at the wrap, after the record but
- * before the padding): walk the tail past whatever is published, so that no
- * published record is overwritten. Free space reads as zero, so any valid
- * word at or past the tail was published by the dead producer. */
+ * a record but before moving the tail: walk the tail past whatever is
+ * published, so that no published record is overwritten. Each record zeroed
+ * the word past it before it went out, so the chain of valid words from the
+ * tail is exactly what the dead producer published, and it ends at a zero.
+ * (At the wrap the padding goes out last: a producer that died before it left
+ * a record at the start of the area that nobody can reach, and that is not a
+ * message it sent.) */
 static void rec_adopt_tail(shmring *r)
 {
 	if (multi_producer(r))
@@ -522,18 +587,8 @@ static void rec_adopt_tail(shmring *r)
 		return;
 	while (t - head < r->cap) {
 		uint64_t idx = t & r->mask, w = ld_acquire(word_at(r, t));
-		if (w == 0) {
-			if (idx == 0)
-				break;
-			uint64_t lap = t + (r->cap - idx), w2 = ld_acquire(word_at(r, lap));
-			uint64_t len2 = SR_REC_LEN(w2);
-			if (SR_REC_TYPE(w2) != SR_REC_MSG || len2 > r->max_msg ||
-			    lap - head >= r->cap)
-				break;
-			rc_publish(word_at(r, t), SR_REC_WORD(SR_REC_PAD, r->cap - idx, 0));
-			t = lap;
-			continue;
-		}
+		if (w == 0)
+			break;
 		uint32_t type = SR_REC_TYPE(w), len = SR_REC_LEN(w);
 		uint64_t size = type == SR_REC_MSG ? SR_ALIGN8(SR_REC_HDR + len) : len;
 		if ((type != SR_REC_MSG && type != SR_REC_PAD) ||
@@ -558,6 +613,59 @@ static bool rec_readable(const shmring *r)
 {
 	uint64_t w = ld_acquire(word_at(r, ld_relaxed(&r->h->cons.pos)));
 	return w != 0 && SR_REC_TYPE(w) != SR_REC_CLAIMED;
+}
+
+/* ---- SPSC fast paths: shmring_send and shmring_recv of one message ----
+ * The common case, without the vector, the retry loop and the indirect
+ * calls: the same stores in the same order as rec_send/publish and
+ * rec_recv/consume. Anything else (the end of the area, no room, padding, a
+ * word that fails a check) returns -EAGAIN before any store, and the caller
+ * takes the general path, which decides. */
+int shmring__sp_send1(shmring *r, const void *msg, size_t len)
+{
+	uint64_t t = ld_relaxed(&r->h->prod.pos); /* our own store */
+	uint64_t size = SR_ALIGN8(SR_REC_HDR + len), idx = t & r->mask;
+	if (SR_UNLIKELY((t & 7) || idx + size > r->cap))
+		return -EAGAIN;
+	if (SR_UNLIKELY(t + size + 8 - r->cached_head > r->cap)) {
+		uint64_t head;
+		if (rc_room(&r->h->cons.pos, &r->cached_head, t, size + 8, r->cap, &head) < 0)
+			return -EAGAIN;
+	}
+	SR_CRASH(REC_CAS);
+	uint8_t *rec = r->data + idx;
+	copy_in(rec + SR_REC_HDR, msg, len);
+	rc_clear_next(word_at(r, t + size));
+	SR_CRASH(REC_PAD);
+	rc_publish((sr_a64 *)rec, SR_REC_WORD(SR_REC_MSG, len, 0));
+	SR_CRASH(REC_MSG);
+	st_release(&r->h->prod.pos, t + size); /* pairs as in publish() */
+	struct sr_endpoint *e = r->prod.ep;
+	st_relaxed(&e->count, ld_relaxed(&e->count) + 1);
+	st_relaxed(&e->bytes, ld_relaxed(&e->bytes) + len);
+	shmring__wake(r, SR_DATA);
+	return 0;
+}
+
+ssize_t shmring__sp_recv1(shmring *r, void *buf, size_t cap)
+{
+	uint64_t h = ld_relaxed(&r->h->cons.pos); /* our own store */
+	if (SR_UNLIKELY(h & 7))
+		return -EAGAIN;
+	uint64_t w = rc_look(word_at(r, h));
+	uint64_t len = SR_REC_LEN(w), size = SR_ALIGN8(SR_REC_HDR + len), idx = h & r->mask;
+	if (SR_UNLIKELY(SR_REC_TYPE(w) != SR_REC_MSG || SR_REC_TAG(w) || len > r->max_msg ||
+			idx + size > r->cap || len > cap))
+		return -EAGAIN;
+	if (len)
+		copy_bytes(buf, r->data + idx + SR_REC_HDR, len);
+	SR_CRASH(REC_COPIED);
+	rc_give_back(&r->h->cons.pos, h + size);
+	struct sr_endpoint *e = r->cons.ep;
+	st_relaxed(&e->count, ld_relaxed(&e->count) + 1);
+	st_relaxed(&e->bytes, ld_relaxed(&e->bytes) + len);
+	shmring__wake(r, SR_ROOM);
+	return (ssize_t)len;
 }
 
 const struct sr_ops shmring__rec_ops = {

@@ -68,7 +68,7 @@ int64_t shmring__now(void)
 
 /* ---- asymmetric fences ---- */
 
-static int light; /* 1: registered for the heavy barrier; -1: cannot; 0: not yet asked */
+int shmring__light; /* 1: registered for the heavy barrier; -1: cannot; 0: not yet asked */
 static pthread_once_t light_once = PTHREAD_ONCE_INIT;
 
 static long membarrier(int cmd)
@@ -81,9 +81,9 @@ static long membarrier(int cmd)
  * acted as a light waker unregistered would lose wakeups. Idempotent. */
 static void light_child(void)
 {
-	if (__atomic_load_n(&light, __ATOMIC_RELAXED) > 0 &&
+	if (__atomic_load_n(&shmring__light, __ATOMIC_RELAXED) > 0 &&
 	    membarrier(MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED) != 0)
-		__atomic_store_n(&light, -1, __ATOMIC_RELAXED);
+		__atomic_store_n(&shmring__light, -1, __ATOMIC_RELAXED);
 }
 
 static void light_setup(void)
@@ -94,27 +94,30 @@ static void light_setup(void)
 	int need = MEMBARRIER_CMD_GLOBAL_EXPEDITED | MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED;
 	if (q >= 0 && (q & need) == need &&
 	    membarrier(MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED) == 0)
-		__atomic_store_n(&light, 1, __ATOMIC_RELAXED);
+		__atomic_store_n(&shmring__light, 1, __ATOMIC_RELAXED);
 	else
-		__atomic_store_n(&light, -1, __ATOMIC_RELAXED);
+		__atomic_store_n(&shmring__light, -1, __ATOMIC_RELAXED);
 }
 
 /* At attach of any role, before the handle can wait or wake. The
  * registration is inherited across fork (and dropped at exec, where the new
- * image registers again when it attaches). */
+ * image registers again when it attaches). A process that cannot register
+ * arms every bit of both lines for good, and raises full_fences. */
 void shmring__fence_setup(shmring *r)
 {
-	if (!(r->flags & SHMRING_FENCE_FREE))
-		return;
 	pthread_once(&light_once, light_setup);
-	if (__atomic_load_n(&light, __ATOMIC_RELAXED) < 0 && !ld_relaxed(&r->h->totals.full_fences))
-		fetch_or_seqcst(&r->h->totals.full_fences, 1);
+	if (__atomic_load_n(&shmring__light, __ATOMIC_RELAXED) > 0 ||
+	    ld_relaxed(&r->h->totals.full_fences))
+		return;
+	fetch_or_seqcst(&r->h->totals.full_fences, 1);
+	fetch_or_seqcst(&r->h->dwait.armed, ~(uint64_t)0);
+	fetch_or_seqcst(&r->h->rwait.armed, ~(uint64_t)0);
 }
 
 /* The waiter's half: a full barrier on every CPU of a registered process. */
 void shmring__fence_heavy(void)
 {
-	if (__atomic_load_n(&light, __ATOMIC_RELAXED) <= 0 ||
+	if (__atomic_load_n(&shmring__light, __ATOMIC_RELAXED) <= 0 ||
 	    membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED) != 0)
 		fence_full();
 	/* and ours, for our own loads that follow */
@@ -125,7 +128,7 @@ void shmring__fence_heavy(void)
  * one. pairs with the fetch_or in shmring__fence_setup */
 static bool light_waker(const shmring *r)
 {
-	return (r->flags & SHMRING_FENCE_FREE) && __atomic_load_n(&light, __ATOMIC_RELAXED) > 0 &&
+	return (r->flags & SHMRING_FENCE_FREE) && __atomic_load_n(&shmring__light, __ATOMIC_RELAXED) > 0 &&
 	       !ld_relaxed(&r->h->totals.full_fences);
 }
 
@@ -185,9 +188,45 @@ static void reap_sleepers(shmring *r, enum sr_dir dir)
 	wake_line(w);
 }
 
-/* Called after publishing (data for SR_DATA, room for SR_ROOM). Wait-free
- * unless someone sleeps. */
-void shmring__wake(shmring *r, enum sr_dir dir)
+/* ---- arming ----
+ *
+ * Most rings have a side that never waits: a busy-polling consumer, a
+ * producer that never finds the ring full. Its peer need not pay the waker's
+ * fence for it, once per message. So each wait line also has an `armed` mask
+ * (layout.h), sticky, with the bit of every endpoint of the waiting side that
+ * has waited there; an endpoint arms before it first announces a sleep or
+ * arms a pollfd:
+ *
+ *   waiter (once per handle and line)    waker (shmring__wake, internal.h)
+ *   armed |= my bit   (seq_cst RMW)      publish data   (store-release)
+ *   membarrier(GLOBAL_EXPEDITED)         armed == 0 and this process is
+ *   then the handshake above                registered: done
+ *                                        else the handshake above
+ *
+ * The membarrier (folly's asymmetric fences, as for SHMRING_FENCE_FREE)
+ * makes every running thread of a registered process pass a full barrier:
+ * a waker whose load of `armed` came before its barrier had its publication
+ * before it too, visible to the waiter's re-check that follows; one whose
+ * load came after sees the bit and runs the handshake. Only registered
+ * processes skip. A process that cannot register (shmring__fence_setup)
+ * arms every bit at attach, so that registered wakers stop skipping; a
+ * waker that had loaded `armed` just before may still skip once, and then
+ * the waiter's next liveness slice (SR_LIVENESS_NS) picks the message up:
+ * a delay, never a hang. Bits are cleared only when an endpoint changes
+ * hands (shmring__clear_sleeper). */
+void shmring__arm(shmring *r, enum sr_dir dir)
+{
+	int idx = dir == SR_DATA ? r->cons.idx : r->prod.idx;
+	if (idx < 0 || r->armed[dir])
+		return;
+	uint64_t bit = (uint64_t)1 << ((unsigned)idx - sleeper_base(dir));
+	fetch_or_seqcst(&line_of(r, dir)->armed, bit);
+	shmring__fence_heavy(); /* pairs with the load of armed in shmring__wake */
+	r->armed[dir] = true;
+}
+
+/* shmring__wake (internal.h) when the line is armed: the handshake. */
+void shmring__wake_slow(shmring *r, enum sr_dir dir)
 {
 	struct sr_wait_line *w = line_of(r, dir);
 	bool sleeping = evc_must_wake(&w->mask, light_waker(r)); /* the fence, then the load */
@@ -231,8 +270,11 @@ unsigned shmring__sleepers(const shmring *r)
 void shmring__clear_sleeper(shmring *r, unsigned idx)
 {
 	enum sr_dir dir = idx >= SR_EP_CONS_BASE ? SR_DATA : SR_ROOM;
+	uint64_t bit = (uint64_t)1 << (idx - sleeper_base(dir));
 	st_relaxed(&r->h->nsleep[idx], 0);
-	fetch_and_seqcst(&line_of(r, dir)->mask, ~((uint64_t)1 << (idx - sleeper_base(dir))));
+	fetch_and_seqcst(&line_of(r, dir)->mask, ~bit);
+	if (!ld_relaxed(&r->h->totals.full_fences)) /* the new owner arms when it waits */
+		fetch_and_seqcst(&line_of(r, dir)->armed, ~bit);
 }
 
 void shmring__wake_all(shmring *r)
@@ -340,6 +382,7 @@ static int block(shmring *r, enum sr_dir dir, sr_try_fn fn, void *arg, int64_t t
 	uint64_t bit = (uint64_t)1 << ((unsigned)idx - sleeper_base(dir));
 	sr_a32 *nsleep = &r->h->nsleep[idx];
 	shmring__fence_setup(r); /* a forked child that could not register raises the flag */
+	shmring__arm(r, dir);
 	bool force = true;
 	for (;;) {
 		uint32_t e = evc_announce(&w->mask, bit, nsleep, &w->epoch,

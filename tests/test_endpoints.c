@@ -651,6 +651,70 @@ MODE_TEST(endpoints, a_waiter_killed_asleep_leaves_no_futex_wakes_behind, TMO)
 }
 
 /*
+ * Arming (src/wait.c): while no endpoint of a side has ever waited on its
+ * line, the other side's wakers skip the handshake (no fence). The line's
+ * `armed` mask must read zero while nobody waits, get the waiter's bit
+ * before its first sleep (and the sleeper is still woken), and lose it when
+ * the endpoint changes hands. A process without membarrier arms every bit at
+ * attach (the *-no-membarrier ctest variants), and then only the wakeup is
+ * checked.
+ */
+MODE_TEST(endpoints, a_side_that_never_waits_leaves_the_line_unarmed, TMO)
+{
+	T_MODE;
+	const char *nomb = getenv("SHMRING_NO_MEMBARRIER");
+	bool registered = !(nomb && *nomb && strcmp(nomb, "0"));
+	shmring *p, *c;
+	t_pair(mode, 4096, 64, &p, &c);
+	struct stat sb;
+	cr_assert_eq(fstat(shmring_fd(p), &sb), 0);
+	struct sr_header *h =
+		mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_SHARED, shmring_fd(p), 0);
+	cr_assert_neq(h, MAP_FAILED);
+	shmring_set_spin(c, -1);
+	char b[64] = { 0 }, in[64];
+	for (int i = 0; i < 1000; i++) {
+		cr_assert_eq(shmring_send(p, b, sizeof(b), 0), 0, "%s: send %d", M, i);
+		cr_assert_eq(shmring_recv(c, in, sizeof(in), SEC), (ssize_t)sizeof(b),
+			     "%s: recv %d", M, i);
+	}
+	if (registered) {
+		cr_assert_eq(atomic_load(&h->dwait.armed), 0, "%s: data line armed, nobody waited",
+			     M);
+		cr_assert_eq(atomic_load(&h->rwait.armed), 0, "%s: room line armed, nobody waited",
+			     M);
+	}
+	/* A forked sharer of the consumer sleeps: armed first, then woken. */
+	pid_t kid = t_fork();
+	if (kid == 0) {
+		shmring_set_spin(c, 0);
+		ssize_t n = shmring_recv(c, in, sizeof(in), 5 * SEC);
+		CHILD_CHECK(n == (ssize_t)sizeof(b), n, 0);
+		_exit(0);
+	}
+	int64_t until = t_now() + 5 * SEC;
+	while (t_stat(p).sleepers == 0 && t_now() < until)
+		t_sleep_ms(1);
+	cr_assert_eq(t_stat(p).sleepers, 1, "%s: the child never slept", M);
+	uint64_t armed = atomic_load(&h->dwait.armed);
+	cr_assert_neq(armed, 0, "%s: a consumer sleeps, yet the data line is not armed", M);
+	cr_assert_eq(shmring_send(p, b, sizeof(b), 0), 0, "%s: send to the sleeper", M);
+	t_reap_ok(kid, 5, "the sleeper");
+	/* The endpoint changes hands: its bit goes. (On a multi-consumer
+	 * ring the child slept as an endpoint of its own: another bit.) */
+	shmring_close(c);
+	cr_assert_eq(shmring_open_fd(shmring_fd(p), SHMRING_CONSUMER, &c), 0);
+	if (registered && !t_multi_cons(mode))
+		cr_assert_eq(atomic_load(&h->dwait.armed), 0,
+			     "%s: armed %#llx after the endpoint changed hands (was %#llx)", M,
+			     (unsigned long long)atomic_load(&h->dwait.armed),
+			     (unsigned long long)armed);
+	munmap(h, (size_t)sb.st_size);
+	shmring_close(p);
+	shmring_close(c);
+}
+
+/*
  * On a SHMRING_FENCE_FREE ring the waker's fence is a compiler barrier only
  * while every waiter can make the heavy barrier (membarrier(2), src/wait.c). A process that cannot (here:
  * SHMRING_NO_MEMBARRIER=1, as for a kernel or seccomp filter without it)

@@ -1,25 +1,33 @@
 // SPDX-License-Identifier: MIT
 //
 // model_spsc.cpp - Relacy model check of the record engine's orderings
-// (src/rec_core.h: rc_room, rc_publish, rc_look, rc_give_back), the code
-// ring_rec.c runs for SPSC (and MPSC) rings.
+// (src/rec_core.h: rc_room, rc_clear_next, rc_publish, rc_look,
+// rc_give_back), the code ring_rec.c runs for SPSC (and MPSC) rings.
 //
-// A ring of two records of one payload word each; the producer sends five
-// messages, so the ring wraps twice and the producer reuses records the
-// consumer has just zeroed. Checks: every message arrives once and in order,
-// and no data race on a record's payload (an rl::var): the consumer's read
-// must be ordered after the write (rc_publish/rc_look), and the next lap's
-// write after the read and the zeroing (rc_give_back/rc_room).
+// Two suites over a ring of three records of one payload word each; the
+// producer sends five messages, so the ring wraps and the producer reuses
+// records the consumer has just read.
+//  - sp: ring_rec.c's SP protocol. The producer clears the header word past
+//    its record (rc_clear_next) before it publishes it, and asks room for the
+//    record and that word; the consumer writes nothing into the data area.
+//  - zeroing: the MP protocol's consumer side. The consumer zeroes what it
+//    consumed before it gives it back; the producer clears nothing.
+// Checks: every message arrives once and in order (a header of the previous
+// lap read as new fails), and no data race on a record's payload (an
+// rl::var): the consumer's read must be ordered after the write (rc_publish/
+// rc_look), and the next lap's write after the read and the zeroing
+// (rc_give_back/rc_room).
 //
-// Variants, each of which must fail: a relaxed publish, a relaxed give-back.
+// Variants, each of which must fail: a relaxed publish, a relaxed give-back,
+// no clear of the next word (fails sp).
 #define SHMRING_RELACY 1
 #include "atomics.h"
 #include <errno.h>
 #include "rec_core.h"
 
-enum { REC = 2, CAP = 2 * REC, MSGS = 5 }; // positions count words here
+enum { REC = 2, CAP = 3 * REC, MSGS = 5 }; // positions count words here
 
-struct spsc : rl::test_suite<spsc, 2> {
+template <bool SP> struct spsc : rl::test_suite<spsc<SP>, 2> {
 	sr_a64 head, tail;
 	sr_a64 hdr[CAP]; // header words (only even indices used)
 	rl::var<int> payload[CAP];
@@ -38,13 +46,16 @@ struct spsc : rl::test_suite<spsc, 2> {
 	{
 		if (id == 0) { // producer: ring_rec.c reserve() + publish()
 			uint64_t cached = 0;
+			const uint64_t need = SP ? REC + 1 : REC;
 			for (int m = 1; m <= MSGS; m++) {
 				uint64_t t = tail($).load(rl::mo_relaxed), h;
 				int rc;
-				while ((rc = rc_room(&head, &cached, t, REC, CAP, &h)) == -EAGAIN)
+				while ((rc = rc_room(&head, &cached, t, need, CAP, &h)) == -EAGAIN)
 					rl::yield(1, $);
 				RL_ASSERT(rc == 0);
 				payload[(t + 1) % CAP]($) = m;
+				if (SP)
+					rc_clear_next(&hdr[(t + REC) % CAP]);
 				rc_publish(&hdr[t % CAP], (uint64_t)m);
 				tail($).store(t + REC, rl::mo_release);
 			}
@@ -55,24 +66,31 @@ struct spsc : rl::test_suite<spsc, 2> {
 					rl::yield(1, $);
 				RL_ASSERT(w == (uint64_t)m);
 				RL_ASSERT(payload[(h + 1) % CAP]($) == m);
-				// zero what was consumed (the engine's memset), then give it back
-				hdr[h % CAP]($).store(0, rl::mo_relaxed);
-				payload[(h + 1) % CAP]($) = 0;
+				if (!SP) { // zero what was consumed (the MP memset)
+					hdr[h % CAP]($).store(0, rl::mo_relaxed);
+					payload[(h + 1) % CAP]($) = 0;
+				}
 				rc_give_back(&head, h + REC);
 			}
 		}
 	}
 };
 
-int main()
+template <class T> static bool check()
 {
 	rl::test_params p;
 	p.iteration_count = 300000;
 	p.search_type = rl::random_scheduler_type;
-	bool ok = rl::simulate<spsc>(p);
+	bool ok = rl::simulate<T>(p);
 	rl::test_params full;
 	full.search_type = rl::fair_context_bound_scheduler_type;
 	full.context_bound = 2;
-	ok = rl::simulate<spsc>(full) && ok;
+	return rl::simulate<T>(full) && ok;
+}
+
+int main()
+{
+	bool ok = check<spsc<true> >();
+	ok = check<spsc<false> >() && ok;
 	return ok ? 0 : 1;
 }

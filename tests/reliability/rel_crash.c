@@ -131,10 +131,12 @@ static bool expected(unsigned p, int role, int style)
 	}
 	if (is_point(p, "REC_PEEKED"))
 		return records && style == ST_PEEK;
+	if (is_point(p, "REC_COPIED")) /* SP consumers write nothing into the area */
+		return records && !mp;
 	if (is_point(p, "REC_MARKED"))
-		return records;
+		return records && mp;
 	if (is_point(p, "REC_PADDED") || is_point(p, "REC_ZEROED"))
-		return records || G->stream;
+		return (records && mp) || G->stream;
 	if (is_point(p, "SLOT_RESV") || is_point(p, "SLOT_TAKEN") || is_point(p, "SLOT_SEQ"))
 		return slots;
 	return false;
