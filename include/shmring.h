@@ -64,8 +64,9 @@ enum shmring_mode {
 /* No fence on the message path: a waker's check for sleepers costs a compiler
  * barrier instead of a locked instruction, and every sleep pays a
  * membarrier(2) instead (an inter-processor interrupt: microseconds on bare
- * metal, tens of them in a VM). For rings whose sides busy-poll or rarely
- * sleep. Where membarrier is unavailable, the ring fences as usual. */
+ * metal, tens of them in a VM). For rings whose sides rarely sleep: a side
+ * that has never slept costs no fence on any ring (shmring_set_spin). Where
+ * membarrier is unavailable, the ring fences as usual. */
 #define SHMRING_FENCE_FREE 0x4
 
 /* Defaults of an all-zero config. */

@@ -183,7 +183,11 @@ bool shmring__tag_alive(const shmring *r, uint32_t tag);
 bool shmring__side_gone(shmring *r, enum sr_dir dir);
 unsigned shmring__count_live(const shmring *r, int role);
 bool shmring__resv_held(const shmring *r, int role, uint64_t pos, uint64_t *size);
-unsigned shmring__forkgen(void);
+extern unsigned shmring__forkgen_v; /* peers.c: +1 in every forked child */
+static inline unsigned shmring__forkgen(void)
+{
+	return __atomic_load_n(&shmring__forkgen_v, __ATOMIC_RELAXED);
+}
 void shmring__drop(shmring *r, uint64_t n);
 
 /* ---- wait.c ---- */

@@ -28,22 +28,17 @@
 
 /* ---- fork generations: a claim or peek outstanding at fork stays the parent's */
 
-static atomic_uint forkgen;
+unsigned shmring__forkgen_v; /* __atomic: read on every call (internal.h) */
 static pthread_once_t forkgen_once = PTHREAD_ONCE_INIT;
 
 static void forkgen_child(void)
 {
-	atomic_fetch_add_explicit(&forkgen, 1, memory_order_relaxed);
+	__atomic_fetch_add(&shmring__forkgen_v, 1, __ATOMIC_RELAXED);
 }
 
 static void forkgen_setup(void)
 {
 	pthread_atfork(NULL, NULL, forkgen_child);
-}
-
-unsigned shmring__forkgen(void)
-{
-	return atomic_load_explicit(&forkgen, memory_order_relaxed);
 }
 
 /* ---- locks */
