@@ -9,6 +9,13 @@
  * room for the header in front of it, so that the header and the payload
  * reach zmq_send in one piece and are copied once more, by ZeroMQ.
  *
+ * When the ring runs dry after a batch, OUT yields the CPU once before it
+ * goes to sleep on the ring: zmq_send has just woken ZeroMQ's I/O thread,
+ * which does the writing, and on the same CPU it would otherwise wait for
+ * OUT's way to sleep (the ring's liveness look and the futex, several
+ * system calls). One message then reaches the wire a few microseconds
+ * sooner; under load the ring is rarely dry and nothing changes.
+ *
  * Backpressure: zmq_send blocks while the PUSH queue is at its high-water
  * mark (the far side is slow or gone); meanwhile nothing is taken from the
  * ring, which fills, and its producers wait or get -EAGAIN as they would
@@ -21,6 +28,7 @@
  */
 #include "bridge_int.h"
 
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -146,6 +154,7 @@ static int out_end(struct shmring_bridge *b)
 
 int br_out_run(struct shmring_bridge *b)
 {
+	bool yield = false; /* messages went to ZeroMQ since the ring was last empty */
 	for (;;) {
 		if (br_stopping(b))
 			return -EINTR;
@@ -153,7 +162,18 @@ int br_out_run(struct shmring_bridge *b)
 			b->iov[i].iov_base = b->arena + (size_t)i * b->slot + WIRE_HDR;
 			b->iov[i].iov_len = b->max_msg;
 		}
-		int n = shmring_recvv(b->r, b->iov, b->nslots, BR_WAIT_NS);
+		int n = shmring_recvv(b->r, b->iov, b->nslots, 0);
+		if (n == -EAGAIN && yield) {
+			/* The ring is empty and ZeroMQ's I/O thread has just been
+			 * handed messages: let it send them now, before this
+			 * thread's way to sleep (the ring's liveness probe and the
+			 * futex) delays it. */
+			yield = false;
+			sched_yield();
+			n = shmring_recvv(b->r, b->iov, b->nslots, 0);
+		}
+		if (n == -EAGAIN)
+			n = shmring_recvv(b->r, b->iov, b->nslots, BR_WAIT_NS);
 		if (n == -ETIMEDOUT || n == -EAGAIN || n == -EINTR) {
 			br_monitor(b);
 			continue;
@@ -187,6 +207,7 @@ int br_out_run(struct shmring_bridge *b)
 			b->st.bytes += len;
 		}
 		b->st.batches++;
+		yield = true;
 		if (++b->ticks >= 1024)
 			br_monitor(b);
 	}
