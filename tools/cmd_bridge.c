@@ -53,7 +53,7 @@ static const char bridge_help[] =
 	"\n"
 	"Options:\n"
 	"  --hwm N            ZeroMQ queue length, in messages (default 1000)\n"
-	"  --batch N          most messages per ring call (default 256)\n"
+	"  --batch N          most messages per ring call (default 1024)\n"
 	"  --sockbuf SIZE     kernel socket buffers (K, M suffixes; default: the\n"
 	"                     system's, autotuned)\n"
 	"  --spin SECONDS     spin this long on an empty (out) or full (in) ring\n"

@@ -57,18 +57,19 @@ enum shmring_bridge_level {
 
 typedef void (*shmring_bridge_log_fn)(void *arg, enum shmring_bridge_level level, const char *line);
 
-#define SHMRING_BRIDGE_DEFAULT_HWM 1000  /* ZeroMQ messages queued per side */
-#define SHMRING_BRIDGE_DEFAULT_BATCH 256 /* messages per shmring_recvv/sendv */
-#define SHMRING_BRIDGE_DEFAULT_SPIN_NS 0 /* see spin_ns below */
+#define SHMRING_BRIDGE_DEFAULT_HWM 1000   /* ZeroMQ messages queued per side */
+#define SHMRING_BRIDGE_DEFAULT_BATCH 1024 /* messages per shmring_recvv/sendv */
+#define SHMRING_BRIDGE_DEFAULT_SPIN_NS 0  /* see spin_ns below */
 
 struct shmring_bridge_config { /* all-zero = defaults */
 	/* ZMQ_SNDHWM (OUT) / ZMQ_RCVHWM (IN), in messages; 0 = 1000. Small
 	 * queues make backpressure reach the near ring sooner, and bound what
 	 * a restarted IN side loses. */
 	int hwm;
-	/* Most messages moved by one shmring_recvv / shmring_sendv; 0 = 256
+	/* Most messages moved by one shmring_recvv / shmring_sendv; 0 = 1024
 	 * (fewer ring calls, so fewer wakeups of the peer, under load; a batch
-	 * never waits to fill). OUT also keeps it under 1 MiB of max_msg slots. */
+	 * never waits to fill). OUT also keeps it under 1 MiB of max_msg slots;
+	 * IN rarely finds more than its ZeroMQ queue (hwm) waiting. */
 	int batch;
 	/* ZMQ_SNDBUF / ZMQ_RCVBUF (the kernel's socket buffers), bytes; 0 =
 	 * the system's default (autotuned). Smaller buffers hold fewer
