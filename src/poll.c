@@ -38,7 +38,7 @@
 
 struct sr_pidwatch {
 	pid_t pid;
-	int fd;
+	int fd; /* -1: the process has exited, its endpoint not yet reaped */
 };
 
 static socklen_t poll_addr(const shmring *r, unsigned idx, uint32_t pid, struct sockaddr_un *a)
@@ -82,8 +82,24 @@ static void drain(int fd)
 		;
 }
 
-/* Keep one pidfd per live process on the other side in the epoll set, and
- * drop those of processes that have exited (or they would stay readable). */
+/* Is pid the owner of a live entry among endpoints [lo, hi)? */
+static bool names_live(const shmring *r, unsigned lo, unsigned hi, pid_t pid)
+{
+	for (unsigned i = lo; i < hi; i++) {
+		const struct sr_endpoint *e = &r->h->ep[i];
+		if (SR_EP_STATE(ld_acquire(&e->sg)) == SR_EP_LIVE && (pid_t)e->pid == pid)
+			return true;
+	}
+	return false;
+}
+
+/* Keep one pidfd per live process on the other side in the epoll set. A
+ * pidfd turns readable, and stays so, when its process exits: then it leaves
+ * the set, once, and the next call looks at the peers at once (a dead peer's
+ * claim is cleared there, and ready() sees it). Its pid is remembered while
+ * an entry still names it, dead and not reaped, so that it is not watched
+ * again: that would keep the pollfd readable, and an event loop spinning on
+ * -EAGAIN, until somebody reaps the entry. */
 static void refresh_watch(shmring *r)
 {
 	unsigned lo = 0, hi = SR_EP_MAX;
@@ -95,14 +111,18 @@ static void refresh_watch(shmring *r)
 		lo = 0, hi = SR_EP_MAX;
 
 	for (unsigned k = 0; k < r->nwatch;) {
-		struct pollfd p = {.fd = r->watch[k].fd, .events = POLLIN};
-		if (poll(&p, 1, 0) == 1) { /* exited */
-			epoll_ctl(r->poll_fd, EPOLL_CTL_DEL, r->watch[k].fd, NULL);
-			close(r->watch[k].fd);
-			r->watch[k] = r->watch[--r->nwatch];
-		} else {
-			k++;
+		struct sr_pidwatch *w = &r->watch[k];
+		struct pollfd p = {.fd = w->fd, .events = POLLIN};
+		if (w->fd >= 0 && poll(&p, 1, 0) == 1) { /* exited */
+			epoll_ctl(r->poll_fd, EPOLL_CTL_DEL, w->fd, NULL);
+			close(w->fd);
+			w->fd = -1;
+			r->next_live_check = 0;
 		}
+		if (w->fd < 0 && !names_live(r, lo, hi, w->pid))
+			r->watch[k] = r->watch[--r->nwatch]; /* reaped (or its pid reused) */
+		else
+			k++;
 	}
 	pid_t self = getpid();
 	for (unsigned i = lo; i < hi; i++) {
@@ -118,8 +138,15 @@ static void refresh_watch(shmring *r)
 		if (known || r->nwatch >= SR_EP_MAX)
 			continue;
 		int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+		if (fd < 0 && errno == ESRCH) { /* gone already: remember it, as above */
+			r->watch[r->nwatch].pid = pid;
+			r->watch[r->nwatch].fd = -1;
+			r->nwatch++;
+			r->next_live_check = 0;
+			continue;
+		}
 		if (fd < 0)
-			continue; /* gone already: the readiness check sees it */
+			continue;
 		fcntl(fd, F_SETFD, FD_CLOEXEC);
 		struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
 		if (epoll_ctl(r->poll_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
@@ -133,19 +160,23 @@ static void refresh_watch(shmring *r)
 }
 
 /* Could this handle move now? A consumer: a message, bytes or end of file.
- * A producer: room for a message of max_msg, or -EPIPE. Reads only. */
+ * A producer: room for a message of max_msg, or -EPIPE. Either: a dead
+ * peer's claim that blocked it, cleared now (the ring's slow path, which
+ * probes locks only when the ring looks blocked). */
 static bool ready(shmring *r)
 {
 	if (r->broken)
 		return true;
 	size_t used = r->ops->used(r);
 	uint64_t cap = r->slot_size ? r->cap * r->slot_size : r->cap;
-	if (r->cons.idx >= 0 && (r->ops->readable(r) || shmring__side_gone(r, SR_DATA)))
+	if (r->cons.idx >= 0 && (r->ops->readable(r) || shmring__side_gone(r, SR_DATA) ||
+				 r->ops->stuck(r, SR_DATA) > 0))
 		return true;
 	uint64_t need = r->slot_size ? r->slot_size : 2 * SR_ALIGN8(SR_REC_HDR + r->max_msg);
 	if (r->flags & SHMRING_STREAM)
 		need = 64;
-	if (r->prod.idx >= 0 && (cap - used >= need || shmring__side_gone(r, SR_ROOM)))
+	if (r->prod.idx >= 0 && (cap - used >= need || shmring__side_gone(r, SR_ROOM) ||
+				 r->ops->stuck(r, SR_ROOM) > 0))
 		return true;
 	return false;
 }
@@ -226,7 +257,8 @@ void shmring__poll_free(shmring *r)
 		}
 	}
 	for (unsigned k = 0; k < r->nwatch; k++)
-		close(r->watch[k].fd);
+		if (r->watch[k].fd >= 0)
+			close(r->watch[k].fd);
 	free(r->watch);
 	r->watch = NULL;
 	r->nwatch = 0;

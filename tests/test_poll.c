@@ -206,3 +206,67 @@ ParameterizedTest(enum shmring_mode *mode, poll, dead_producer_is_end_of_file, .
 	cr_assert_eq(k, -EPIPE, "%s: %zd", M, k);
 	shmring_close(cons);
 }
+
+/*
+ * A producer dies holding a claim on an MPSC ring whose other producer (this
+ * process) lives on, and nobody reaps its entry. The consumer's pollfd must
+ * turn readable for the death, the next receive must clear the dead claim
+ * and deliver what was sent behind it, and from then on the pollfd must be
+ * quiet again while the ring is empty: the dead process's pidfd, readable
+ * for good, must not be watched again (an event loop would spin on -EAGAIN
+ * until some attach reaped the entry).
+ */
+Test(poll, a_dead_peer_wakes_the_poller_once_and_its_claim_is_cleared, .timeout = 60)
+{
+	struct shmring_config c = { .mode = SHMRING_MPSC, .capacity = 4096, .max_msg = 64,
+				     .flags = t_extra_flags() };
+	shmring *prod, *cons;
+	cr_assert_eq(shmring_create_anon(&c, SHMRING_PRODUCER, &prod), 0);
+	cr_assert_eq(shmring_open_fd(shmring_fd(prod), SHMRING_CONSUMER, &cons), 0);
+	int fd = shmring_pollfd(cons);
+	cr_assert_geq(fd, 0);
+	int sync[2];
+	cr_assert_eq(pipe(sync), 0);
+	pid_t pid = child();
+	if (pid == 0) { /* a producer endpoint of its own: claims, never commits */
+		void *b;
+		if (shmring_claim(prod, 16, &b, 0) < 0)
+			_exit(1);
+		memset(b, 'c', 16);
+		if (write(sync[1], "s", 1) != 1)
+			_exit(2);
+		pause();
+		_exit(0);
+	}
+	char ch, buf[64];
+	cr_assert_eq(read(sync[0], &ch, 1), 1);
+	cr_assert_eq(shmring_send(prod, "behind", 6, 0), 0);
+	cr_assert_eq(shmring_recv(cons, buf, sizeof(buf), 0), -EAGAIN, "the claim blocks the head");
+	kill(pid, SIGKILL);
+	reap(pid);
+	ssize_t k = -EAGAIN;
+	for (int i = 0; i < 10 && k == -EAGAIN; i++) {
+		cr_assert_eq(wait_readable(fd, W_POLL, 5000), 1, "the death was not seen (try %d)", i);
+		k = shmring_recv(cons, buf, sizeof(buf), 0);
+	}
+	cr_assert_eq(k, 6, "the message behind the dead claim: %zd", k);
+	cr_assert_eq(shmring_recv(cons, buf, sizeof(buf), 0), -EAGAIN);
+	for (int i = 0; i < 3; i++) {
+		int rd = wait_readable(fd, W_POLL, 100);
+		if (rd == 1) /* at most a stale wakeup, then quiet */
+			cr_assert_eq(shmring_recv(cons, buf, sizeof(buf), 0), -EAGAIN);
+		cr_assert(i == 0 || rd == 0, "an empty ring keeps the pollfd readable (%d)", i);
+	}
+	struct shmring_stat st;
+	cr_assert_eq(shmring_stat(cons, &st), 0);
+	cr_assert_eq(st.dropped, 1, "the dead claim counts one message: %llu",
+		     (unsigned long long)st.dropped);
+	/* and the live producer still wakes it */
+	cr_assert_eq(shmring_send(prod, "again", 5, 0), 0);
+	cr_assert_eq(wait_readable(fd, W_POLL, 5000), 1);
+	cr_assert_eq(shmring_recv(cons, buf, sizeof(buf), 0), 5);
+	close(sync[0]);
+	close(sync[1]);
+	shmring_close(cons);
+	shmring_close(prod);
+}
