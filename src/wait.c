@@ -383,7 +383,11 @@ static int block(shmring *r, enum sr_dir dir, sr_try_fn fn, void *arg, int64_t t
 	sr_a32 *nsleep = &r->h->nsleep[idx];
 	shmring__fence_setup(r); /* a forked child that could not register raises the flag */
 	shmring__arm(r, dir);
-	bool force = true;
+	/* The peers were looked at within SR_LIVENESS_NS (settle, above): no
+	 * lock probe on the way to every sleep, which would put two system
+	 * calls on the wake-up path of every message of a sleeping ring. A
+	 * peer that died without closing is seen within a slice. */
+	bool force = false;
 	for (;;) {
 		uint32_t e = evc_announce(&w->mask, bit, nsleep, &w->epoch,
 					  r->flags & SHMRING_FENCE_FREE);
