@@ -213,8 +213,100 @@ static void publish(shmring *r, uint64_t start, uint64_t need, uint64_t rec, uin
 	st_relaxed(&e->bytes, ld_relaxed(&e->bytes) + len);
 }
 
+/* An SP producer's sendv of several messages goes out in groups of up to
+ * SR_SEND_GROUP bytes: in each group the first record's header (and its
+ * padding, at the wrap) goes out last, and then the tail moves. The consumer
+ * cannot pass that record before it is published, so it finds the group
+ * written and reads it in one pass, instead of chasing the producer through
+ * the lines it is writing (a third of the throughput of 64-byte batches
+ * here); groups keep the two sides overlapping on large messages. Every other
+ * record goes out as by publish(), the word past it cleared first; a group's
+ * first record's next word is the second record's header, published already,
+ * or is cleared when it is alone. A producer killed inside a group leaves
+ * nothing of it reachable: the tail names the group's first record, whose
+ * header reads zero. */
+#define SR_SEND_GROUP 4096u
+
+struct sp_group {
+	uint64_t start, rec, word, pad; /* the deferred first record */
+	int n;                          /* records in the group, 0: none open */
+	uint64_t bytes;
+};
+
+static void sp_group_close(shmring *r, struct sp_group *g, uint64_t t)
+{
+	if (g->n == 1) /* alone: its next word is not a published header */
+		rc_clear_next(word_at(r, t));
+	SR_CRASH(REC_PAD);
+	rc_publish(word_at(r, g->rec), g->word);
+	SR_CRASH(REC_MSG);
+	if (g->pad)
+		rc_publish(word_at(r, g->start), SR_REC_WORD(SR_REC_PAD, g->pad, 0));
+	st_release(&r->h->prod.pos, t); /* pairs as in publish() */
+	g->n = 0;
+}
+
+static int sp_sendv(shmring *r, const struct iovec *v, int n)
+{
+	uint64_t t = ld_relaxed(&r->h->prod.pos), bytes = 0; /* our own store */
+	struct sp_group g = {.n = 0};
+	int i;
+	for (i = 0; i < n; i++) {
+		uint64_t len = v[i].iov_len, size = SR_ALIGN8(SR_REC_HDR + len);
+		if (len > r->max_msg)
+			break;
+		if (t & 7) {
+			sr_corrupt(r);
+			break;
+		}
+		uint64_t idx = t & r->mask, need = size, head;
+		if (idx + size > r->cap)
+			need = size + (r->cap - idx); /* padding to the end first */
+		int rc = rc_room(&r->h->cons.pos, &r->cached_head, t, need + 8, r->cap, &head);
+		if (rc < 0) {
+			if (rc == -EBADMSG)
+				sr_corrupt(r);
+			break;
+		}
+		SR_CRASH(REC_CAS);
+		uint64_t rec = t + (need - size);
+		if (len)
+			copy_in(r->data + (rec & r->mask) + SR_REC_HDR, v[i].iov_base, len);
+		if (g.n == 0) {
+			g = (struct sp_group){.start = t,
+					      .rec = rec,
+					      .word = SR_REC_WORD(SR_REC_MSG, len, 0),
+					      .pad = need - size};
+		} else {
+			rc_clear_next(word_at(r, t + need));
+			SR_CRASH(REC_PAD);
+			rc_publish(word_at(r, rec), SR_REC_WORD(SR_REC_MSG, len, 0));
+			SR_CRASH(REC_MSG);
+			if (rec != t) /* the wrap: padding behind the record */
+				rc_publish(word_at(r, t), SR_REC_WORD(SR_REC_PAD, need - size, 0));
+		}
+		g.n++;
+		g.bytes += need;
+		bytes += len;
+		t += need;
+		if (g.bytes >= SR_SEND_GROUP)
+			sp_group_close(r, &g, t);
+	}
+	if (g.n)
+		sp_group_close(r, &g, t);
+	if (i == 0)
+		return r->broken ? r->broken : -EAGAIN;
+	struct sr_endpoint *e = r->prod.ep;
+	st_relaxed(&e->count, ld_relaxed(&e->count) + (uint64_t)i);
+	st_relaxed(&e->bytes, ld_relaxed(&e->bytes) + bytes);
+	shmring__wake(r, SR_DATA);
+	return i;
+}
+
 static int rec_send(shmring *r, const struct iovec *v, int n)
 {
+	if (n > 1 && !multi_producer(r))
+		return sp_sendv(r, v, n);
 	int i;
 	for (i = 0; i < n; i++) {
 		uint64_t len = v[i].iov_len, size = SR_ALIGN8(SR_REC_HDR + len), start, need;
