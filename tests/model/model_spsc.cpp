@@ -12,6 +12,9 @@
 //    record and that word; the consumer writes nothing into the data area.
 //  - zeroing: the MP protocol's consumer side. The consumer zeroes what it
 //    consumed before it gives it back; the producer clears nothing.
+//  - group: the SP sendv (sp_sendv): messages go out in pairs, the second
+//    record published first and the first record's header last, then the
+//    tail; the first record's next word is the second's header.
 // Checks: every message arrives once and in order (a header of the previous
 // lap read as new fails), and no data race on a record's payload (an
 // rl::var): the consumer's read must be ordered after the write (rc_publish/
@@ -19,7 +22,8 @@
 // (rc_give_back/rc_room).
 //
 // Variants, each of which must fail: a relaxed publish, a relaxed give-back,
-// no clear of the next word (fails sp).
+// no clear of the next word (fails sp), a group's first header published
+// first (fails group: the consumer reads the second record's slot stale).
 #define SHMRING_RELACY 1
 #include "atomics.h"
 #include <errno.h>
@@ -27,7 +31,10 @@
 
 enum { REC = 2, CAP = 3 * REC, MSGS = 5 }; // positions count words here
 
-template <bool SP> struct spsc : rl::test_suite<spsc<SP>, 2> {
+enum style { SP_ONE, ZEROING, SP_GROUP };
+
+template <style S> struct spsc : rl::test_suite<spsc<S>, 2> {
+	static const bool SP = S != ZEROING;
 	sr_a64 head, tail;
 	sr_a64 hdr[CAP]; // header words (only even indices used)
 	rl::var<int> payload[CAP];
@@ -44,7 +51,30 @@ template <bool SP> struct spsc : rl::test_suite<spsc<SP>, 2> {
 
 	void thread(unsigned id)
 	{
-		if (id == 0) { // producer: ring_rec.c reserve() + publish()
+		if (id == 0 && S == SP_GROUP) { // producer: ring_rec.c sp_sendv()
+			uint64_t cached = 0;
+			for (int m = 1; m <= MSGS; m += 2) {
+				uint64_t t = tail($).load(rl::mo_relaxed), h;
+				int k = m < MSGS ? 2 : 1, rc;
+				while ((rc = rc_room(&head, &cached, t, k * REC + 1, CAP, &h)) ==
+				       -EAGAIN)
+					rl::yield(1, $);
+				RL_ASSERT(rc == 0);
+				for (int j = 0; j < k; j++)
+					payload[(t + j * REC + 1) % CAP]($) = m + j;
+				rc_clear_next(&hdr[(t + k * REC) % CAP]);
+#ifndef SR_MODEL_GROUP_FIRST_EARLY
+				if (k == 2)
+					rc_publish(&hdr[(t + REC) % CAP], (uint64_t)(m + 1));
+				rc_publish(&hdr[t % CAP], (uint64_t)m);
+#else
+				rc_publish(&hdr[t % CAP], (uint64_t)m);
+				if (k == 2)
+					rc_publish(&hdr[(t + REC) % CAP], (uint64_t)(m + 1));
+#endif
+				tail($).store(t + k * REC, rl::mo_release);
+			}
+		} else if (id == 0) { // producer: ring_rec.c reserve() + publish()
 			uint64_t cached = 0;
 			const uint64_t need = SP ? REC + 1 : REC;
 			for (int m = 1; m <= MSGS; m++) {
@@ -90,7 +120,8 @@ template <class T> static bool check()
 
 int main()
 {
-	bool ok = check<spsc<true> >();
-	ok = check<spsc<false> >() && ok;
+	bool ok = check<spsc<SP_ONE> >();
+	ok = check<spsc<ZEROING> >() && ok;
+	ok = check<spsc<SP_GROUP> >() && ok;
 	return ok ? 0 : 1;
 }
