@@ -58,6 +58,13 @@ static inline bool multi_producer(const shmring *r)
 	return r->mode == SHMRING_MPSC || (r->flags & SHMRING_STREAM);
 }
 
+/* What an endpoint moved, for shmring_stat: its owner's counters, relaxed. */
+static inline void moved(struct sr_endpoint *e, uint64_t msgs, uint64_t bytes)
+{
+	st_relaxed(&e->count, ld_relaxed(&e->count) + msgs);
+	st_relaxed(&e->bytes, ld_relaxed(&e->bytes) + bytes);
+}
+
 /* Payload copies. Small messages (the common case on a fast ring) are
  * copied by overlapping word moves rather than a call into the C library.
  * Crash-point builds copy in two halves, so that a test can stop in between. */
@@ -208,9 +215,7 @@ static void publish(shmring *r, uint64_t start, uint64_t need, uint64_t rec, uin
 		/* pairs with ld_acquire(tail) in rec_used and the stat readers */
 		st_release(&r->h->prod.pos, start + need);
 	}
-	struct sr_endpoint *e = r->prod.ep;
-	st_relaxed(&e->count, ld_relaxed(&e->count) + 1);
-	st_relaxed(&e->bytes, ld_relaxed(&e->bytes) + len);
+	moved(r->prod.ep, 1, len);
 }
 
 /* An SP producer's sendv of several messages goes out in groups of up to
@@ -296,9 +301,7 @@ static int sp_sendv(shmring *r, const struct iovec *v, int n)
 		sp_group_close(r, &g, t);
 	if (i == 0)
 		return r->broken ? r->broken : -EAGAIN;
-	struct sr_endpoint *e = r->prod.ep;
-	st_relaxed(&e->count, ld_relaxed(&e->count) + (uint64_t)i);
-	st_relaxed(&e->bytes, ld_relaxed(&e->bytes) + bytes);
+	moved(r->prod.ep, (uint64_t)i, bytes);
 	shmring__wake(r, SR_DATA);
 	return i;
 }
@@ -537,9 +540,7 @@ static int sp_recv(shmring *r, struct iovec *v, int n)
 	if (h != h0) {
 		SR_CRASH(REC_COPIED);
 		rc_give_back(&r->h->cons.pos, h);
-		struct sr_endpoint *e = r->cons.ep;
-		st_relaxed(&e->count, ld_relaxed(&e->count) + (uint64_t)i);
-		st_relaxed(&e->bytes, ld_relaxed(&e->bytes) + bytes);
+		moved(r->cons.ep, (uint64_t)i, bytes);
 		shmring__wake(r, SR_ROOM);
 	}
 	return i > 0 ? i : rc;
@@ -568,9 +569,7 @@ static int rec_recv(shmring *r, struct iovec *v, int n)
 			copy_bytes(v[i].iov_base, r->data + (h & r->mask) + SR_REC_HDR, len);
 		v[i].iov_len = len;
 		consume(r, h, SR_ALIGN8(SR_REC_HDR + len), RC_MARK_MSG);
-		struct sr_endpoint *e = r->cons.ep;
-		st_relaxed(&e->count, ld_relaxed(&e->count) + 1);
-		st_relaxed(&e->bytes, ld_relaxed(&e->bytes) + len);
+		moved(r->cons.ep, 1, len);
 	}
 	shmring__wake(r, SR_ROOM);
 	return i;
@@ -599,9 +598,7 @@ static int rec_peek(shmring *r, const void **msg, size_t *len)
 static int rec_release(shmring *r)
 {
 	consume(r, r->peek_pos, r->peek_size, RC_MARK_MSG | RC_MARK_SEEN);
-	struct sr_endpoint *e = r->cons.ep;
-	st_relaxed(&e->count, ld_relaxed(&e->count) + 1);
-	st_relaxed(&e->bytes, ld_relaxed(&e->bytes) + r->peek_len);
+	moved(r->cons.ep, 1, r->peek_len);
 	shmring__wake(r, SR_ROOM);
 	return 0;
 }
@@ -790,9 +787,7 @@ int shmring__sp_send1(shmring *r, const void *msg, size_t len)
 	rc_publish((sr_a64 *)rec, SR_REC_WORD(SR_REC_MSG, len, 0));
 	SR_CRASH(REC_MSG);
 	st_release(&r->h->prod.pos, t + size); /* pairs as in publish() */
-	struct sr_endpoint *e = r->prod.ep;
-	st_relaxed(&e->count, ld_relaxed(&e->count) + 1);
-	st_relaxed(&e->bytes, ld_relaxed(&e->bytes) + len);
+	moved(r->prod.ep, 1, len);
 	shmring__wake(r, SR_DATA);
 	return 0;
 }
@@ -811,9 +806,7 @@ ssize_t shmring__sp_recv1(shmring *r, void *buf, size_t cap)
 		copy_bytes(buf, r->data + idx + SR_REC_HDR, len);
 	SR_CRASH(REC_COPIED);
 	rc_give_back(&r->h->cons.pos, h + size);
-	struct sr_endpoint *e = r->cons.ep;
-	st_relaxed(&e->count, ld_relaxed(&e->count) + 1);
-	st_relaxed(&e->bytes, ld_relaxed(&e->bytes) + len);
+	moved(r->cons.ep, 1, len);
 	shmring__wake(r, SR_ROOM);
 	return (ssize_t)len;
 }

@@ -158,6 +158,23 @@ ParameterizedTest(struct param *p, poll, consumer_and_producer_readiness, .timeo
 }
 
 /* A producer process killed without closing: the poller sees end of file. */
+/* Kill the peer pid, reap it, then receive on cons after each readiness of
+ * its pollfd, up to 10 times, while that says -EAGAIN: the death must wake
+ * the poller. Returns the last receive. */
+static ssize_t recv_after_death(pid_t pid, shmring *cons, int fd, char *buf, size_t cap,
+				const char *M)
+{
+	kill(pid, SIGKILL);
+	reap(pid);
+	ssize_t k = -EAGAIN;
+	for (int i = 0; i < 10 && k == -EAGAIN; i++) {
+		cr_assert_eq(wait_readable(fd, W_POLL, 5000), 1, "%s: death not seen (try %d)", M,
+			     i);
+		k = shmring_recv(cons, buf, cap, 0);
+	}
+	return k;
+}
+
 ParameterizedTestParameters(poll, dead_producer_is_end_of_file)
 {
 	static enum shmring_mode modes[] = { SHMRING_SPSC, SHMRING_MPSC, SHMRING_SPMC,
@@ -196,13 +213,7 @@ ParameterizedTest(enum shmring_mode *mode, poll, dead_producer_is_end_of_file, .
 	cr_assert_eq(shmring_recv(cons, buf, sizeof(buf), 0), 2, "%s", M);
 	cr_assert_eq(shmring_recv(cons, buf, sizeof(buf), 0), -EAGAIN, "%s", M);
 	cr_assert_eq(wait_readable(fd, W_POLL, 50), 0, "%s", M);
-	kill(pid, SIGKILL);
-	reap(pid);
-	ssize_t k = -EAGAIN;
-	for (int i = 0; i < 10 && k == -EAGAIN; i++) {
-		cr_assert_eq(wait_readable(fd, W_POLL, 5000), 1, "%s: death not seen", M);
-		k = shmring_recv(cons, buf, sizeof(buf), 0);
-	}
+	ssize_t k = recv_after_death(pid, cons, fd, buf, sizeof(buf), M);
 	cr_assert_eq(k, -EPIPE, "%s: %zd", M, k);
 	shmring_close(cons);
 }
@@ -242,13 +253,7 @@ Test(poll, a_dead_peer_wakes_the_poller_once_and_its_claim_is_cleared, .timeout 
 	cr_assert_eq(read(sync[0], &ch, 1), 1);
 	cr_assert_eq(shmring_send(prod, "behind", 6, 0), 0);
 	cr_assert_eq(shmring_recv(cons, buf, sizeof(buf), 0), -EAGAIN, "the claim blocks the head");
-	kill(pid, SIGKILL);
-	reap(pid);
-	ssize_t k = -EAGAIN;
-	for (int i = 0; i < 10 && k == -EAGAIN; i++) {
-		cr_assert_eq(wait_readable(fd, W_POLL, 5000), 1, "the death was not seen (try %d)", i);
-		k = shmring_recv(cons, buf, sizeof(buf), 0);
-	}
+	ssize_t k = recv_after_death(pid, cons, fd, buf, sizeof(buf), "MPSC");
 	cr_assert_eq(k, 6, "the message behind the dead claim: %zd", k);
 	cr_assert_eq(shmring_recv(cons, buf, sizeof(buf), 0), -EAGAIN);
 	for (int i = 0; i < 3; i++) {
