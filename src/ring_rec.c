@@ -39,6 +39,7 @@
  * producers lock-free (CAS), the consumer wait-free, except for the slow path
  * that clears a dead producer's hole.
  */
+#include "copy.h"
 #include "internal.h"
 #include "rec_core.h"
 
@@ -87,14 +88,22 @@ static inline void copy_bytes(uint8_t *dst, const uint8_t *src, uint64_t len)
 	}
 }
 
+static inline void copy_in_part(uint8_t *dst, const uint8_t *src, uint64_t len)
+{
+	if (SR_UNLIKELY(shmring__copy_aliases(dst, src, len)))
+		shmring__copy_streaming(dst, src, len);
+	else
+		copy_bytes(dst, src, len);
+}
+
 static inline void copy_in(uint8_t *dst, const uint8_t *src, uint64_t len)
 {
 #ifdef SHMRING_CRASHPOINTS
-	memcpy(dst, src, len / 2);
+	copy_in_part(dst, src, len / 2);
 	SR_CRASH(REC_PAYLOAD);
-	memcpy(dst + len / 2, src + len / 2, len - len / 2);
+	copy_in_part(dst + len / 2, src + len / 2, len - len / 2);
 #else
-	copy_bytes(dst, src, len);
+	copy_in_part(dst, src, len);
 #endif
 }
 

@@ -24,6 +24,7 @@
  * Concurrency: any number of producers and consumers (up to the endpoint
  * table), lock-free, except the slow path that clears a dead peer's slot.
  */
+#include "copy.h"
 #include "internal.h"
 #include "slot_core.h"
 
@@ -98,9 +99,9 @@ static int slot_send(shmring *r, const struct iovec *v, int n)
 		if (v[i].iov_len) { /* in two halves, for the crash tests */
 			size_t half = v[i].iov_len / 2;
 			const uint8_t *src = v[i].iov_base;
-			memcpy(payload(s), src, half);
+			shmring__copy_to_ring(payload(s), src, half);
 			SR_CRASH(SLOT_PAYLOAD);
-			memcpy(payload(s) + half, src + half, v[i].iov_len - half);
+			shmring__copy_to_ring(payload(s) + half, src + half, v[i].iov_len - half);
 		}
 		done(s, pos + 1, r->prod.ep);
 		count(r->prod.ep, v[i].iov_len);

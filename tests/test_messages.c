@@ -235,6 +235,128 @@ MODE_TEST(messages, capacity_guarantee_for_max_msg_messages, TMO)
 	}
 }
 
+/* ---- Large copies into the ring (src/copy.h) -------------------------------------- */
+
+#include "copy.h"
+
+/* The streaming copy that replaces memcpy when the ring's bytes lie just past
+ * the source's within a page: exact at every alignment of both ends and
+ * every length about its 64-byte loop, and nothing written outside. */
+Test(copy, streaming_copy_is_exact_at_every_alignment, TMO)
+{
+	static uint8_t src[70000], dst[70000 + 128];
+	static const size_t lens[] = { 0, 1, 15, 16, 63, 64, 65, 127, 4096, 4097, 4159, 65536 + 13 };
+	t_fill(src, sizeof(src), 7);
+	for (size_t so = 0; so < 16; so++)
+		for (size_t d = 0; d < 16; d++)
+			for (size_t k = 0; k < sizeof(lens) / sizeof(lens[0]); k++) {
+				size_t len = lens[k];
+				memset(dst, 0x5a, sizeof(dst));
+				shmring__copy_streaming(dst + 64 + d, src + so, len);
+				cr_assert_eq(memcmp(dst + 64 + d, src + so, len), 0,
+					     "src +%zu dst +%zu len %zu: bytes differ", so, d, len);
+				for (size_t i = 0; i < sizeof(dst); i++)
+					if (i < 64 + d || i >= 64 + d + len)
+						cr_assert_eq(dst[i], 0x5a,
+							     "src +%zu dst +%zu len %zu: byte %zu outside written",
+							     so, d, len, i);
+			}
+}
+
+/* Which copies stream: 4 KiB or more, 1 to 63 bytes past the source, counted
+ * within a page. */
+Test(copy, only_large_copies_just_past_their_source_stream, TMO)
+{
+	static uint8_t buf[3 * 4096];
+	const uint8_t *src = buf + 4096;
+	static const struct {
+		long dist;
+		size_t len;
+		bool streams;
+	} cases[] = {
+		{ 1, 4096, true },     { 8, 4096, true },	{ 63, 4096, true },
+		{ 8, 4095, false },    { 8, 65536, true },	{ 0, 65536, false },
+		{ 64, 65536, false },  { 4095, 65536, false }, { -8, 65536, false },
+		{ 4096 + 8, 8192, true }, { -4096 + 8, 8192, true }, { 72, 8192, false },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		cr_assert_eq(shmring__copy_aliases(src + cases[i].dist, src, cases[i].len),
+			     cases[i].streams, "dst = src %+ld, len %zu: expected %s", cases[i].dist,
+			     cases[i].len, cases[i].streams ? "streaming" : "memcpy");
+}
+
+/* Large messages sent from every 8-byte offset of a page (and some odd
+ * ones), so that some land just past their source and take the streaming
+ * copy: each arrives whole, in order, across many wraps, by send and by
+ * sendv, through records (every mode) and through a stream. */
+MODE_TEST(messages, large_messages_from_every_page_offset, .timeout = 60)
+{
+	T_MODE;
+	const size_t cap = 1 << 17, max = 20000;
+	static const size_t lens[] = { 4096, 4100, 9000, 20000 };
+	static uint8_t src[20000 + 4096 + 64];
+	static uint8_t rb[20000];
+	shmring *p, *c;
+	t_pair(mode, cap, max, &p, &c);
+	uint64_t seq = 0;
+	for (size_t off = 0; off < 4096 + 24; off += off < 4096 ? 8 : 5) {
+		size_t len = lens[(off / 8) % 4];
+		/* two in flight, so that the ring's positions keep moving */
+		for (int k = 0; k < 2; k++) {
+			t_fill(src + off, len, seq + (uint64_t)k);
+			if (k == 0) {
+				int rc = shmring_send(p, src + off, len, 0);
+				cr_assert_eq(rc, 0, "%s: send %zu bytes from +%zu: %d (%s)", M, len,
+					     off, rc, t_err(rc));
+			} else {
+				struct iovec v = { src + off, len };
+				int rc = shmring_sendv(p, &v, 1, 0);
+				cr_assert_eq(rc, 1, "%s: sendv %zu bytes from +%zu: %d (%s)", M, len,
+					     off, rc, t_err(rc));
+			}
+		}
+		for (int k = 0; k < 2; k++, seq++) {
+			ssize_t n = shmring_recv(c, rb, sizeof(rb), 0);
+			cr_assert_eq(n, (ssize_t)len, "%s: recv: %zd (%s), expected %zu bytes", M, n,
+				     t_err(n), len);
+			long bad = t_check(rb, len, seq);
+			cr_assert_eq(bad, -1, "%s: %zu bytes sent from +%zu differ at byte %ld", M,
+				     len, off, bad);
+		}
+	}
+	shmring_close(c);
+	shmring_close(p);
+}
+
+Test(messages, large_stream_writes_from_every_page_offset, .timeout = 60)
+{
+	struct shmring_config cfg = t_cfg(SHMRING_SPSC, 1 << 17, 0);
+	shmring *ends[2];
+	int rc = shmring_pipe(ends, &cfg);
+	cr_assert_eq(rc, 0, "shmring_pipe: %d (%s)", rc, t_err(rc));
+	static uint8_t src[20000 + 4096 + 64], rb[20000];
+	uint64_t seq = 0;
+	for (size_t off = 0; off < 4096 + 24; off += off < 4096 ? 8 : 5, seq++) {
+		size_t len = 4096 + (off * 37) % 15000;
+		t_fill(src + off, len, seq);
+		for (size_t done = 0; done < len;) {
+			ssize_t n = shmring_write(ends[1], src + off + done, len - done, 0);
+			cr_assert_gt(n, 0, "write of %zu bytes from +%zu: %zd (%s)", len, off, n,
+				     t_err(n));
+			done += (size_t)n;
+		}
+		for (size_t got = 0; got < len;) {
+			ssize_t n = shmring_read(ends[0], rb + got, len - got, 0);
+			cr_assert_gt(n, 0, "read: %zd (%s)", n, t_err(n));
+			got += (size_t)n;
+		}
+		long bad = t_check(rb, len, seq);
+		cr_assert_eq(bad, -1, "%zu bytes written from +%zu differ at byte %ld", len, off, bad);
+	}
+	shmring_close(ends[0]);
+	shmring_close(ends[1]);
+}
+
 /* ---- Wraparound ----------------------------------------------------------------- */
 
 /* One process plays both sides at random over many laps of a small ring, with

@@ -24,7 +24,8 @@ struct srt {
 	int64_t spin;
 };
 
-/* Room for at least four messages, and never less than the default 1 MiB. */
+/* Room for at least four messages, and never less than the default 1 MiB
+ * (BENCH_RING_CAP=BYTES overrides it, for experiments). */
 static inline size_t srt_capacity(size_t size)
 {
 	size_t rec = 64 + ((size + 8 + 7) & ~(size_t)7), cap = (size_t)1 << 20;
@@ -42,6 +43,8 @@ static inline int srt_setup(void **stp, const struct tp_env *env, char *why, int
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.mode = SHMRING_SPSC;
 	cfg.capacity = srt_capacity(env->size);
+	if (getenv("BENCH_RING_CAP"))
+		cfg.capacity = strtoull(getenv("BENCH_RING_CAP"), NULL, 0);
 	cfg.max_msg = env->size;
 	for (int d = 0; d < 2; d++) {
 		int rc = shmring_create_anon(&cfg, SHMRING_OBSERVER, &s->obs[d]);
