@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "copy.h"
 #include "layout.h"
 #include "shmring.h"
 
@@ -81,6 +82,7 @@ struct shmring {
 
 	/* Producer side. */
 	uint64_t cached_head; /* last consumer position seen (rigtorp's cached index) */
+	struct sr_copy_tune copy_tune; /* which copy a stalling one takes (copy.h) */
 	bool claim_active;
 	unsigned claim_forkgen;
 	uint64_t claim_pos, claim_size, claim_len;

@@ -88,22 +88,22 @@ static inline void copy_bytes(uint8_t *dst, const uint8_t *src, uint64_t len)
 	}
 }
 
-static inline void copy_in_part(uint8_t *dst, const uint8_t *src, uint64_t len)
+static inline void copy_in_part(shmring *r, uint8_t *dst, const uint8_t *src, uint64_t len)
 {
 	if (SR_UNLIKELY(shmring__copy_aliases(dst, src, len)))
-		shmring__copy_streaming(dst, src, len);
+		shmring__copy_tuned(&r->copy_tune, dst, src, len);
 	else
 		copy_bytes(dst, src, len);
 }
 
-static inline void copy_in(uint8_t *dst, const uint8_t *src, uint64_t len)
+static inline void copy_in(shmring *r, uint8_t *dst, const uint8_t *src, uint64_t len)
 {
 #ifdef SHMRING_CRASHPOINTS
-	copy_in_part(dst, src, len / 2);
+	copy_in_part(r, dst, src, len / 2);
 	SR_CRASH(REC_PAYLOAD);
-	copy_in_part(dst + len / 2, src + len / 2, len - len / 2);
+	copy_in_part(r, dst + len / 2, src + len / 2, len - len / 2);
 #else
-	copy_in_part(dst, src, len);
+	copy_in_part(r, dst, src, len);
 #endif
 }
 
@@ -285,7 +285,7 @@ static int sp_sendv(shmring *r, const struct iovec *v, int n)
 		SR_CRASH(REC_CAS);
 		uint64_t rec = t + (need - size);
 		if (len)
-			copy_in(r->data + (rec & r->mask) + SR_REC_HDR, v[i].iov_base, len);
+			copy_in(r, r->data + (rec & r->mask) + SR_REC_HDR, v[i].iov_base, len);
 		if (g.n == 0) {
 			g = (struct sp_group){.start = t,
 					      .rec = rec,
@@ -332,7 +332,7 @@ static int rec_send(shmring *r, const struct iovec *v, int n)
 		}
 		uint64_t rec = mark(r, start, need, size, len);
 		if (len)
-			copy_in(r->data + (rec & r->mask) + SR_REC_HDR, v[i].iov_base, len);
+			copy_in(r, r->data + (rec & r->mask) + SR_REC_HDR, v[i].iov_base, len);
 		publish(r, start, need, rec, size, len);
 	}
 	shmring__wake(r, SR_DATA);
@@ -790,7 +790,7 @@ int shmring__sp_send1(shmring *r, const void *msg, size_t len)
 	}
 	SR_CRASH(REC_CAS);
 	uint8_t *rec = r->data + idx;
-	copy_in(rec + SR_REC_HDR, msg, len);
+	copy_in(r, rec + SR_REC_HDR, msg, len);
 	rc_clear_next(word_at(r, t + size));
 	SR_CRASH(REC_PAD);
 	rc_publish((sr_a64 *)rec, SR_REC_WORD(SR_REC_MSG, len, 0));

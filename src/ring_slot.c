@@ -99,9 +99,10 @@ static int slot_send(shmring *r, const struct iovec *v, int n)
 		if (v[i].iov_len) { /* in two halves, for the crash tests */
 			size_t half = v[i].iov_len / 2;
 			const uint8_t *src = v[i].iov_base;
-			shmring__copy_to_ring(payload(s), src, half);
+			shmring__copy_to_ring(&r->copy_tune, payload(s), src, half);
 			SR_CRASH(SLOT_PAYLOAD);
-			shmring__copy_to_ring(payload(s) + half, src + half, v[i].iov_len - half);
+			shmring__copy_to_ring(&r->copy_tune, payload(s) + half, src + half,
+					      v[i].iov_len - half);
 		}
 		done(s, pos + 1, r->prod.ep);
 		count(r->prod.ep, v[i].iov_len);

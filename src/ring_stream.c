@@ -172,9 +172,9 @@ static uint64_t append(shmring *r, const uint8_t *buf, uint64_t n, bool whole)
 	SR_CRASH(STR_BUSY);
 	uint64_t c = n < space ? n : space;
 	uint8_t *dst = r->data + (r->w_rec & r->mask) + SR_REC_HDR + len;
-	shmring__copy_to_ring(dst, buf, c / 2);
+	shmring__copy_to_ring(&r->copy_tune, dst, buf, c / 2);
 	SR_CRASH(STR_PAYLOAD);
-	shmring__copy_to_ring(dst + c / 2, buf + c / 2, c - c / 2);
+	shmring__copy_to_ring(&r->copy_tune, dst + c / 2, buf + c / 2, c - c / 2);
 	/* release: the bytes before the length that covers them; pairs with
 	 * the reader's ld_acquire of the header word */
 	st_release(hw, SR_STR_WORD(SR_STR_OPEN, len + c, size, SR_STR_TAG(w)));
@@ -234,9 +234,9 @@ static int start_record(shmring *r, const uint8_t *buf, uint64_t n, bool whole)
 	SR_CRASH(STR_BUSY);
 	uint64_t c = n < size - SR_REC_HDR ? n : size - SR_REC_HDR;
 	uint8_t *dst = r->data + (rec & r->mask) + SR_REC_HDR;
-	shmring__copy_to_ring(dst, buf, c / 2);
+	shmring__copy_to_ring(&r->copy_tune, dst, buf, c / 2);
 	SR_CRASH(STR_PAYLOAD);
-	shmring__copy_to_ring(dst + c / 2, buf + c / 2, c - c / 2);
+	shmring__copy_to_ring(&r->copy_tune, dst + c / 2, buf + c / 2, c - c / 2);
 	/* pairs with the reader's ld_acquire of the header word */
 	st_release(hw, SR_STR_WORD(SR_STR_OPEN, c, size, tag));
 	/* pairs with the ld_acquire of resv_pos in shmring__resv_held */

@@ -285,6 +285,41 @@ Test(copy, only_large_copies_just_past_their_source_stream, TMO)
 			     cases[i].len, cases[i].streams ? "streaming" : "memcpy");
 }
 
+#if defined(__x86_64__) && defined(__SSE2__)
+/* A handle times both copies once, then takes the cheaper one, and the other
+ * every SR_COPY_PROBE-th time; every copy is exact whichever it takes. */
+Test(copy, the_tuner_takes_the_cheaper_copy_and_probes_the_other, TMO)
+{
+	static uint8_t src[16384 + 64], dst[16384 + 4096 + 64];
+	uint8_t *to = dst + (((uintptr_t)src + 8 - (uintptr_t)dst) & 4095);
+	const size_t len = 16384;
+	cr_assert(shmring__copy_aliases(to, src, len));
+	struct sr_copy_tune k = { { 0, 0 }, 0 };
+	uint64_t seed = 1;
+	shmring__copy_tuned(&k, to, src, len);
+	cr_assert(k.cost[1] != 0 && k.cost[0] == 0, "first: streaming, measured (%u, %u)",
+		  k.cost[0], k.cost[1]);
+	shmring__copy_tuned(&k, to, src, len);
+	cr_assert(k.cost[0] != 0, "second: memcpy, measured");
+	for (unsigned cheap = 0; cheap < 2; cheap++) {
+		k.cost[cheap] = 100;
+		k.cost[1 - cheap] = 1000000;
+		k.n = 0;
+		for (unsigned i = 1; i <= SR_COPY_PROBE; i++) {
+			t_fill(src, len, ++seed);
+			shmring__copy_tuned(&k, to, src, len);
+			cr_assert_eq(t_check(to, len, seed), -1, "copy %u differs", i);
+			if (i < SR_COPY_PROBE)
+				cr_assert_eq(k.cost[1 - cheap], 1000000,
+					     "copy %u took the dearer %s", i,
+					     cheap ? "memcpy" : "streaming copy");
+		}
+		cr_assert_neq(k.cost[1 - cheap], 1000000, "copy %u did not probe the other",
+			      SR_COPY_PROBE);
+	}
+}
+#endif
+
 /* Large messages sent from every 8-byte offset of a page (and some odd
  * ones), so that some land just past their source and take the streaming
  * copy: each arrives whole, in order, across many wraps, by send and by
