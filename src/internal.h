@@ -110,7 +110,7 @@ struct shmring {
 	int broken; /* 0, or -EBADMSG once the shared state was found corrupt */
 	int64_t spin_ns;
 	int64_t next_live_check; /* CLOCK_MONOTONIC ns of the next liveness look */
-	uint32_t seen_epoch[2];  /* wait epochs at the last look, per direction */
+	uint32_t seen_closes[2]; /* totals.closes at the last look, per direction */
 	uint32_t empty_wakes[2]; /* FUTEX_WAKEs in a row that woke nobody, per direction */
 	bool armed[2];           /* this handle armed its endpoint's bit, per direction (wait.c) */
 };

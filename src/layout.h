@@ -106,7 +106,8 @@ struct sr_totals_line {
 	sr_a32 full_fences;  /* +0x30 sticky: an endpoint attached that cannot make the
 			      * waiter's heavy barrier (membarrier), so wakers fence
 			      * fully too (wait.c) */
-	uint32_t resv0;      /* +0x34 */
+	sr_a32 closes;       /* +0x34 endpoints freed by a close so far (wait.c: a waiter
+			      * looks at its peers again when it moves) */
 	uint64_t pad[25];
 };
 

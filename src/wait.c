@@ -279,6 +279,7 @@ void shmring__clear_sleeper(shmring *r, unsigned idx)
 
 void shmring__wake_all(shmring *r)
 {
+	fetch_add_seqcst(&r->h->totals.closes, 1);
 	fence_full();
 	fetch_add_seqcst(&r->h->dwait.epoch, 1);
 	fetch_add_seqcst(&r->h->rwait.epoch, 1);
@@ -300,11 +301,13 @@ static int settle(shmring *r, enum sr_dir dir, sr_try_fn fn, void *arg, int64_t 
 	sr_a32 *seen = dir == SR_DATA ? &t->prod_seen : &t->cons_seen;
 	sr_a32 *live = dir == SR_DATA ? &t->nprod : &t->ncons;
 
-	/* A close or an attach bumps the epochs (shmring__wake_all): look at
-	 * the peers again at once rather than at the next liveness tick. */
-	uint32_t epoch = ld_relaxed(&line_of(r, dir)->epoch);
-	if (epoch != r->seen_epoch[dir]) {
-		r->seen_epoch[dir] = epoch;
+	/* A close counts itself (shmring__wake_all): look at the peers again
+	 * at once rather than at the next liveness tick. (Not at every move
+	 * of the wait epochs: every wakeup bumps those, and the look would put
+	 * two lock probes on the way of every message of a sleeping ring.) */
+	uint32_t closes = ld_relaxed(&t->closes);
+	if (closes != r->seen_closes[dir]) {
+		r->seen_closes[dir] = closes;
 		force = true;
 	}
 	bool hint_gone = ld_acquire(seen) && ld_acquire(live) == 0;

@@ -8,6 +8,11 @@
  */
 #include "common.h"
 
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <sys/syscall.h>
+
 #include "layout.h"
 
 #define TMO .timeout = 30
@@ -712,6 +717,82 @@ MODE_TEST(endpoints, a_side_that_never_waits_leaves_the_line_unarmed, TMO)
 	munmap(h, (size_t)sb.st_size);
 	shmring_close(p);
 	shmring_close(c);
+}
+
+/* Every fcntl(2) of this test process, the library's lock probes among
+ * them, counted on the way to the system call. */
+static atomic_long t_fcntl_calls;
+
+int fcntl(int fd, int cmd, ...)
+{
+	va_list ap;
+	va_start(ap, cmd);
+	long arg = va_arg(ap, long);
+	va_end(ap);
+	atomic_fetch_add(&t_fcntl_calls, 1);
+	return (int)syscall(SYS_fcntl, fd, cmd, arg);
+}
+
+struct echo_arg {
+	shmring *in, *out;
+	int n;
+	int err;
+};
+
+static void *echo_main(void *p)
+{
+	struct echo_arg *a = p;
+	char b[64];
+	for (int i = 0; i < a->n && !a->err; i++) {
+		ssize_t n = shmring_recv(a->in, b, sizeof(b), 5 * SEC);
+		if (n != (ssize_t)sizeof(b) || shmring_send(a->out, b, sizeof(b), 5 * SEC) < 0)
+			a->err = n < 0 ? (int)n : -EPROTO;
+	}
+	return NULL;
+}
+
+/* Both sides sleep (spin 0) for every message of a ping-pong: the peers are
+ * looked at (two lock probes) once per liveness slice and after a close, not
+ * at every wakeup, which bumps the wait epoch (it cost two system calls per
+ * message before). */
+MODE_TEST(endpoints, a_sleeping_ring_probes_its_peers_per_slice_not_per_message, TMO)
+{
+	T_MODE;
+	enum { ROUNDS = 2000 };
+	shmring *p[2], *c[2];
+	t_pair(mode, 4096, 64, &p[0], &c[0]);
+	t_pair(mode, 4096, 64, &p[1], &c[1]);
+	for (int i = 0; i < 2; i++) {
+		shmring_set_spin(p[i], 0);
+		shmring_set_spin(c[i], 0);
+	}
+	struct echo_arg ea = { c[0], p[1], ROUNDS, 0 };
+	pthread_t th;
+	cr_assert_eq(pthread_create(&th, NULL, echo_main, &ea), 0);
+	char b[64] = { 0 };
+	long before = atomic_load(&t_fcntl_calls);
+	int64_t t0 = t_now();
+	int i;
+	for (i = 0; i < ROUNDS; i++) {
+		if (shmring_send(p[0], b, sizeof(b), 5 * SEC) < 0 ||
+		    shmring_recv(c[1], b, sizeof(b), 5 * SEC) != (ssize_t)sizeof(b))
+			break;
+	}
+	long probes = atomic_load(&t_fcntl_calls) - before;
+	int64_t elapsed = t_now() - t0;
+	pthread_join(th, NULL);
+	cr_assert_eq(i, ROUNDS, "%s: the ping-pong stopped at round %d (echo: %d)", M, i, ea.err);
+	struct shmring_stat st = t_stat(c[0]);
+	/* four waiters, two probes each per 50 ms slice, and a margin */
+	long allowed = 8 * (elapsed / (50 * MS) + 1) + 16;
+	cr_assert_leq(probes, allowed,
+		      "%s: %ld fcntl calls in %d round trips (%lld ms, %llu wakeups): "
+		      "a lock probe per message",
+		      M, probes, ROUNDS, (long long)(elapsed / MS), (unsigned long long)st.wakeups);
+	for (int k = 0; k < 2; k++) {
+		shmring_close(p[k]);
+		shmring_close(c[k]);
+	}
 }
 
 /*
