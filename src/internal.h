@@ -69,6 +69,7 @@ struct shmring {
 	size_t map_len;
 	size_t guard; /* bytes of PROT_NONE on each side of the mapping */
 	uint64_t cap;      /* records: bytes (power of two); slots: nslots */
+	uint64_t end;      /* records: the area and its spill (layout.h); streams, slots: cap */
 	uint64_t mask;     /* cap - 1 */
 	uint64_t max_msg;
 	uint64_t slot_size;
@@ -168,6 +169,7 @@ const char *shmring__crash_name(unsigned id);
 struct sr_geom {
 	uint32_t mode, flags;
 	uint64_t cap, mask, max_msg, slot_size, data_off;
+	uint64_t end; /* records: where a record may end, the area and its spill; else cap */
 };
 int shmring__check_header(const struct sr_header *h, uint64_t real_size, uint32_t owner,
 			  struct sr_geom *g, const char **why);

@@ -34,7 +34,7 @@
 #include "atomics.h"
 
 #define SR_MAGIC UINT64_C(0x31474e49524d4853) /* "SHMRING1" little-endian */
-#define SR_LAYOUT_VERSION 3u
+#define SR_LAYOUT_VERSION 4u
 
 #define SR_EP_PER_SIDE 64 /* endpoints on a multi side (the contract asks >= 64) */
 #define SR_EP_MAX (2 * SR_EP_PER_SIDE)
@@ -146,8 +146,13 @@ struct sr_header {
 };
 
 /* ---- Records (SPSC, MPSC) ----
- * A record is an 8-byte header word and its payload, 8-byte aligned, never
- * straddling the end of the data area (a padding record fills the gap). The
+ * A record is an 8-byte header word and its payload, 8-byte aligned. One that
+ * starts near the end of the area runs on past it into the spill, a tail of
+ * SR_SPILL(max_msg) bytes after the area, so that it stays contiguous; its
+ * positions past the lap's end stay unused at the start of the area (they
+ * read as zero on MP rings), and the next record starts where it ends, in
+ * the next lap: no space is lost to padding at the wrap. (Streams keep no
+ * spill: their records shrink to fit the end, or padding fills it.) The
  * header word: bits 0-31 length, 32-39 type, 40-63 owner tag (claimed only).
  * A zero header means "not written yet": an SP producer zeroes the word
  * past its record before it publishes the record; on MP rings the consumer
@@ -166,6 +171,8 @@ struct sr_header {
 #define SR_TAG_IDX(tag) ((tag)&0xffu)
 #define SR_TAG_GEN(tag) ((tag) >> 8)
 #define SR_REC_MAX_LEN ((uint64_t)UINT32_MAX - 64)
+/* The spill after the area of a message ring: its largest record, in pages. */
+#define SR_SPILL(max_msg) (((uint64_t)(max_msg) + SR_REC_HDR + 4095) & ~(uint64_t)4095)
 
 /* ---- Stream records (SHMRING_STREAM) ----
  * A byte stream is a record ring whose records grow: a writer reserves a

@@ -4,7 +4,8 @@
  *
  * In the manner of Agrona's ring buffers. The data area holds records: an
  * 8-byte header word (layout.h: length, type, owner tag) and the payload,
- * 8-byte aligned, never straddling the end (a padding record fills the gap).
+ * 8-byte aligned; one that starts near the end of the area runs on into the
+ * spill after it (layout.h), so that no room is lost at the wrap.
  * The header word at the head reads zero until the record there is
  * published, so the consumer polls that one word and nothing else:
  *  - SP: the producer zeroes the word just past its record before it
@@ -115,10 +116,11 @@ void shmring__rec_init(struct sr_header *h, uint8_t *data)
 
 /* ---- producer ---- */
 
-/* Reserve a record of `size` bytes at the tail, preceded by padding to the
- * end of the area if it would straddle it - unless at least `min` bytes are
- * left before the end, in which case the record shrinks to fit them (streams
- * use that; messages pass min == size). On success *start is where the
+/* Reserve a record of `size` bytes at the tail. A message's record that
+ * starts near the end of the area runs on into the spill (layout.h). A
+ * stream's is preceded by padding to the end of the area if it would
+ * straddle it - unless at least `min` bytes are left before the end, in
+ * which case the record shrinks to fit them. On success *start is where the
  * reservation begins, *need its length (padding included) and *size the
  * record's final size. MP producers publish the reservation in resv_pos of
  * their endpoint first (see the top of the file). Lock-free; -EAGAIN when
@@ -134,14 +136,14 @@ int shmring__rec_reserve(shmring *r, uint64_t *size, uint64_t min, uint64_t *sta
 			return sr_corrupt(r);
 		uint64_t idx = t & r->mask, rec = *size, left = r->cap - idx;
 		uint64_t need = rec;
-		if (idx + rec > r->cap) {
+		if (idx + rec > r->end) { /* streams only: the end is the area's */
 			if (left >= min)
 				need = rec = left;
 			else
 				need = rec + left;
 		}
 		/* SP: and the word past it, which rc_clear_next zeroes (the
-		 * largest record, 2 * rec - 8 with its padding, leaves room) */
+		 * area holds twice the largest record) */
 		uint64_t head;
 		int rc = rc_room(&r->h->cons.pos, &r->cached_head, t, mp ? need : need + 8,
 				 r->cap, &head);
@@ -179,11 +181,10 @@ int shmring__rec_reserve(shmring *r, uint64_t *size, uint64_t min, uint64_t *sta
 	}
 }
 
-/* After reserve(): mark the reservation so that the consumer can always tell
- * whose it is. Returns the position of the record itself. */
-static uint64_t mark(shmring *r, uint64_t start, uint64_t need, uint64_t size, uint64_t len)
+/* After reserve(): mark the reservation of the record at rec so that the
+ * consumer can always tell whose it is. */
+static void mark(shmring *r, uint64_t rec, uint64_t len)
 {
-	uint64_t rec = start + (need - size);
 	SR_CRASH(REC_CAS);
 	if (multi_producer(r)) {
 		st_relaxed(word_at(r, rec),
@@ -192,24 +193,17 @@ static uint64_t mark(shmring *r, uint64_t start, uint64_t need, uint64_t size, u
 		 * consumer clearing a hole scans for the first non-zero word. */
 		atomic_thread_fence(memory_order_release);
 		SR_CRASH(REC_CLAIMED);
-		/* Padding up to the end is final at once, but goes out after the
-		 * CLAIMED word, so that a consumer passing it finds our record
-		 * marked, not a hole (the release orders the two). */
-		if (need > size)
-			rc_publish(word_at(r, start), SR_REC_WORD(SR_REC_PAD, need - size, 0));
 	}
-	return rec;
 }
 
-/* Publish a record whose payload is in place. `claimed` is its reserved
- * size; a shorter final length leaves a padding record behind it. */
-static void publish(shmring *r, uint64_t start, uint64_t need, uint64_t rec, uint64_t claimed,
-		    uint64_t len)
+/* Publish the record at rec whose payload is in place. `claimed` is its
+ * reserved size; a shorter final length leaves a padding record behind it. */
+static void publish(shmring *r, uint64_t rec, uint64_t claimed, uint64_t len)
 {
 	uint64_t size = SR_ALIGN8(SR_REC_HDR + len);
 	bool mp = multi_producer(r);
 	if (!mp) /* the next header word reads zero before this one is out */
-		rc_clear_next(word_at(r, start + need));
+		rc_clear_next(word_at(r, rec + claimed));
 	if (size < claimed)
 		st_relaxed(word_at(r, rec + size), SR_REC_WORD(SR_REC_PAD, claimed - size, 0));
 	SR_CRASH(REC_PAD);
@@ -219,17 +213,15 @@ static void publish(shmring *r, uint64_t start, uint64_t need, uint64_t rec, uin
 		/* pairs with the ld_acquire of resv_pos in shmring__resv_held */
 		st_release(&r->prod.ep->resv_pos, SR_RESV_NONE);
 	} else {
-		if (rec != start) /* SP wrap: the padding goes last, behind the record */
-			rc_publish(word_at(r, start), SR_REC_WORD(SR_REC_PAD, need - claimed, 0));
 		/* pairs with ld_acquire(tail) in rec_used and the stat readers */
-		st_release(&r->h->prod.pos, start + need);
+		st_release(&r->h->prod.pos, rec + claimed);
 	}
 	moved(r->prod.ep, 1, len);
 }
 
 /* An SP producer's sendv of several messages goes out in groups of up to
- * SR_SEND_GROUP bytes: in each group the first record's header (and its
- * padding, at the wrap) goes out last, and then the tail moves. The consumer
+ * SR_SEND_GROUP bytes: in each group the first record's header goes out
+ * last, and then the tail moves. The consumer
  * cannot pass that record before it is published, so it finds the group
  * written and reads it in one pass, instead of chasing the producer through
  * the lines it is writing (a third of the throughput of 64-byte batches
@@ -242,8 +234,8 @@ static void publish(shmring *r, uint64_t start, uint64_t need, uint64_t rec, uin
 #define SR_SEND_GROUP 4096u
 
 struct sp_group {
-	uint64_t start, rec, word, pad; /* the deferred first record */
-	int n;                          /* records in the group, 0: none open */
+	uint64_t rec, word; /* the deferred first record */
+	int n;              /* records in the group, 0: none open */
 	uint64_t bytes;
 };
 
@@ -254,8 +246,6 @@ static void sp_group_close(shmring *r, struct sp_group *g, uint64_t t)
 	SR_CRASH(REC_PAD);
 	rc_publish(word_at(r, g->rec), g->word);
 	SR_CRASH(REC_MSG);
-	if (g->pad)
-		rc_publish(word_at(r, g->start), SR_REC_WORD(SR_REC_PAD, g->pad, 0));
 	st_release(&r->h->prod.pos, t); /* pairs as in publish() */
 	g->n = 0;
 }
@@ -273,36 +263,28 @@ static int sp_sendv(shmring *r, const struct iovec *v, int n)
 			sr_corrupt(r);
 			break;
 		}
-		uint64_t idx = t & r->mask, need = size, head;
-		if (idx + size > r->cap)
-			need = size + (r->cap - idx); /* padding to the end first */
-		int rc = rc_room(&r->h->cons.pos, &r->cached_head, t, need + 8, r->cap, &head);
+		uint64_t head;
+		int rc = rc_room(&r->h->cons.pos, &r->cached_head, t, size + 8, r->cap, &head);
 		if (rc < 0) {
 			if (rc == -EBADMSG)
 				sr_corrupt(r);
 			break;
 		}
 		SR_CRASH(REC_CAS);
-		uint64_t rec = t + (need - size);
 		if (len)
-			copy_in(r, r->data + (rec & r->mask) + SR_REC_HDR, v[i].iov_base, len);
+			copy_in(r, r->data + (t & r->mask) + SR_REC_HDR, v[i].iov_base, len);
 		if (g.n == 0) {
-			g = (struct sp_group){.start = t,
-					      .rec = rec,
-					      .word = SR_REC_WORD(SR_REC_MSG, len, 0),
-					      .pad = need - size};
+			g = (struct sp_group){.rec = t, .word = SR_REC_WORD(SR_REC_MSG, len, 0)};
 		} else {
-			rc_clear_next(word_at(r, t + need));
+			rc_clear_next(word_at(r, t + size));
 			SR_CRASH(REC_PAD);
-			rc_publish(word_at(r, rec), SR_REC_WORD(SR_REC_MSG, len, 0));
+			rc_publish(word_at(r, t), SR_REC_WORD(SR_REC_MSG, len, 0));
 			SR_CRASH(REC_MSG);
-			if (rec != t) /* the wrap: padding behind the record */
-				rc_publish(word_at(r, t), SR_REC_WORD(SR_REC_PAD, need - size, 0));
 		}
 		g.n++;
-		g.bytes += need;
+		g.bytes += size;
 		bytes += len;
-		t += need;
+		t += size;
 		if (g.bytes >= SR_SEND_GROUP)
 			sp_group_close(r, &g, t);
 	}
@@ -330,10 +312,10 @@ static int rec_send(shmring *r, const struct iovec *v, int n)
 				return rc;
 			break;
 		}
-		uint64_t rec = mark(r, start, need, size, len);
+		mark(r, start, len); /* need == size: a message's record never pads */
 		if (len)
-			copy_in(r, r->data + (rec & r->mask) + SR_REC_HDR, v[i].iov_base, len);
-		publish(r, start, need, rec, size, len);
+			copy_in(r, r->data + (start & r->mask) + SR_REC_HDR, v[i].iov_base, len);
+		publish(r, start, size, len);
 	}
 	shmring__wake(r, SR_DATA);
 	return i;
@@ -345,19 +327,17 @@ static int rec_claim(shmring *r, size_t len, void **buf)
 	int rc = shmring__rec_reserve(r, &size, size, &start, &need);
 	if (rc < 0)
 		return rc;
-	uint64_t rec = mark(r, start, need, size, len);
+	mark(r, start, len);
 	r->claim_pos = start;
-	r->claim_size = need;
+	r->claim_size = size;
 	r->claim_len = len;
-	*buf = r->data + (rec & r->mask) + SR_REC_HDR;
+	*buf = r->data + (start & r->mask) + SR_REC_HDR;
 	return 0;
 }
 
 static int rec_commit(shmring *r, size_t len)
 {
-	uint64_t size = SR_ALIGN8(SR_REC_HDR + r->claim_len);
-	uint64_t rec = r->claim_pos + (r->claim_size - size);
-	publish(r, r->claim_pos, r->claim_size, rec, size, len);
+	publish(r, r->claim_pos, r->claim_size, len);
 	shmring__wake(r, SR_DATA);
 	return 0;
 }
@@ -366,11 +346,9 @@ static int rec_abort(shmring *r)
 {
 	if (!multi_producer(r))
 		return 0; /* nothing was made visible; the header word at the tail still reads zero */
-	uint64_t size = SR_ALIGN8(SR_REC_HDR + r->claim_len);
-	uint64_t rec = r->claim_pos + (r->claim_size - size);
 	/* The reservation is public: turn it into padding. Whatever the caller
 	 * wrote into the buffer is zeroed by the consumer as it passes. */
-	rc_publish(word_at(r, rec), SR_REC_WORD(SR_REC_PAD, size, 0));
+	rc_publish(word_at(r, r->claim_pos), SR_REC_WORD(SR_REC_PAD, r->claim_size, 0));
 	st_release(&r->prod.ep->resv_pos, SR_RESV_NONE);
 	shmring__wake(r, SR_DATA);
 	return 0;
@@ -486,14 +464,14 @@ static int next_msg(shmring *r, uint64_t *pos, uint64_t *word)
 		if (w == 0 || type == SR_REC_CLAIMED)
 			return -EAGAIN;
 		if (type == SR_REC_MSG) {
-			if (len > r->max_msg || idx + SR_ALIGN8(SR_REC_HDR + len) > r->cap ||
+			if (len > r->max_msg || idx + SR_ALIGN8(SR_REC_HDR + len) > r->end ||
 			    SR_REC_TAG(w))
 				return sr_corrupt(r);
 			*pos = h;
 			*word = w;
 			return 0;
 		}
-		if (type != SR_REC_PAD || len < SR_REC_HDR || len % 8 || idx + len > r->cap ||
+		if (type != SR_REC_PAD || len < SR_REC_HDR || len % 8 || idx + len > r->end ||
 		    SR_REC_TAG(w))
 			return sr_corrupt(r);
 		consume(r, h, len, 0);
@@ -522,7 +500,7 @@ static int sp_recv(shmring *r, struct iovec *v, int n)
 			break;
 		}
 		if (type == SR_REC_PAD) {
-			if (len < SR_REC_HDR || len % 8 || idx + len > r->cap || SR_REC_TAG(w)) {
+			if (len < SR_REC_HDR || len % 8 || idx + len > r->end || SR_REC_TAG(w)) {
 				rc = sr_corrupt(r);
 				break;
 			}
@@ -530,7 +508,7 @@ static int sp_recv(shmring *r, struct iovec *v, int n)
 			continue;
 		}
 		uint64_t size = SR_ALIGN8(SR_REC_HDR + len);
-		if (type != SR_REC_MSG || len > r->max_msg || idx + size > r->cap ||
+		if (type != SR_REC_MSG || len > r->max_msg || idx + size > r->end ||
 		    SR_REC_TAG(w)) {
 			rc = sr_corrupt(r);
 			break;
@@ -626,7 +604,7 @@ static void rec_drop_peek_of_dead(shmring *r, struct sr_endpoint *dead)
 	uint64_t h = ld_relaxed(&r->h->cons.pos);
 	uint64_t m = ld_relaxed(&dead->resv_size), size = m & RC_MARK_SIZE;
 	if (ld_relaxed(&dead->resv_pos) != h || (h & 7) || size < SR_REC_HDR || size % 8 ||
-	    (h & r->mask) + size > r->cap)
+	    (h & r->mask) + size > r->end)
 		return;
 	uint64_t w = ld_acquire(word_at(r, h));
 	uint64_t len = SR_REC_LEN(w);
@@ -663,7 +641,7 @@ static int rec_stuck(shmring *r, enum sr_dir dir)
 	uint64_t w = ld_acquire(hw);
 	if (SR_REC_TYPE(w) == SR_REC_CLAIMED) {
 		uint64_t size = SR_ALIGN8(SR_REC_HDR + SR_REC_LEN(w));
-		if (SR_REC_LEN(w) > r->max_msg || idx + size > r->cap)
+		if (SR_REC_LEN(w) > r->max_msg || idx + size > r->end)
 			return sr_corrupt(r);
 		if (shmring__tag_alive(r, SR_REC_TAG(w)))
 			return 0;
@@ -716,7 +694,7 @@ uint64_t shmring__rec_hole_end(shmring *r, uint64_t h)
 	}
 	if (shmring__resv_held(r, SHMRING_PRODUCER, h, NULL))
 		return h; /* a live producer is writing it */
-	uint64_t end = t - h < r->cap - idx ? t : h + (r->cap - idx);
+	uint64_t end = t - h < r->end - idx ? t : h + (r->end - idx);
 	for (uint64_t p = h + 8; p < end; p += 8) {
 		if (ld_acquire(word_at(r, p)) || shmring__resv_held(r, SHMRING_PRODUCER, p, NULL))
 			return p;
@@ -728,10 +706,7 @@ uint64_t shmring__rec_hole_end(shmring *r, uint64_t h)
  * a record but before moving the tail: walk the tail past whatever is
  * published, so that no published record is overwritten. Each record zeroed
  * the word past it before it went out, so the chain of valid words from the
- * tail is exactly what the dead producer published, and it ends at a zero.
- * (At the wrap the padding goes out last: a producer that died before it left
- * a record at the start of the area that nobody can reach, and that is not a
- * message it sent.) */
+ * tail is exactly what the dead producer published, and it ends at a zero. */
 static void rec_adopt_tail(shmring *r)
 {
 	if (multi_producer(r))
@@ -749,7 +724,7 @@ static void rec_adopt_tail(shmring *r)
 		uint64_t size = type == SR_REC_MSG ? SR_ALIGN8(SR_REC_HDR + len) : len;
 		if ((type != SR_REC_MSG && type != SR_REC_PAD) ||
 		    (type == SR_REC_MSG && len > r->max_msg) || size < SR_REC_HDR || size % 8 ||
-		    idx + size > r->cap)
+		    idx + size > r->end)
 			break;
 		t += size;
 	}
@@ -781,7 +756,7 @@ int shmring__sp_send1(shmring *r, const void *msg, size_t len)
 {
 	uint64_t t = ld_relaxed(&r->h->prod.pos); /* our own store */
 	uint64_t size = SR_ALIGN8(SR_REC_HDR + len), idx = t & r->mask;
-	if (SR_UNLIKELY((t & 7) || idx + size > r->cap))
+	if (SR_UNLIKELY(t & 7))
 		return -EAGAIN;
 	if (SR_UNLIKELY(t + size + 8 - r->cached_head > r->cap)) {
 		uint64_t head;
@@ -809,7 +784,7 @@ ssize_t shmring__sp_recv1(shmring *r, void *buf, size_t cap)
 	uint64_t w = rc_look(word_at(r, h));
 	uint64_t len = SR_REC_LEN(w), size = SR_ALIGN8(SR_REC_HDR + len), idx = h & r->mask;
 	if (SR_UNLIKELY(SR_REC_TYPE(w) != SR_REC_MSG || SR_REC_TAG(w) || len > r->max_msg ||
-			idx + size > r->cap || len > cap))
+			idx + size > r->end || len > cap))
 		return -EAGAIN;
 	if (len)
 		copy_bytes(buf, r->data + idx + SR_REC_HDR, len);

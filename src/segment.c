@@ -132,6 +132,8 @@ layout:;
 	uint64_t ps = page_size();
 	g->data_off = (SR_OFF_DATA_MIN + ps - 1) / ps * ps;
 	g->total = g->data_off + g->capacity;
+	if ((g->mode == SHMRING_SPSC || g->mode == SHMRING_MPSC) && !(g->flags & SHMRING_STREAM))
+		g->total += SR_SPILL(g->max_msg);
 	if (g->flags & SHMRING_HUGEPAGES)
 		g->total = (g->total + SR_HUGE_PAGE - 1) / SR_HUGE_PAGE * SR_HUGE_PAGE;
 	return 0;
@@ -331,13 +333,20 @@ int shmring__check_header(const struct sr_header *h, uint64_t real_size, uint32_
 		    2 * SR_ALIGN8(SR_REC_HDR + c.max_msg) > c.capacity)
 			BAD(-EBADMSG, "bad record-ring geometry");
 		g->cap = c.capacity;
+		g->end = c.capacity;
 		g->slot_size = 0;
+		if (!(c.flags & SHMRING_STREAM)) {
+			if (SR_SPILL(c.max_msg) > room - c.capacity)
+				BAD(-EBADMSG, "no room for the spill after the area");
+			g->end += SR_SPILL(c.max_msg);
+		}
 	} else {
 		if (c.nslots < 2 || (c.nslots & (c.nslots - 1)) || c.slot_size % 8 ||
 		    c.slot_size < SR_SLOT_HDR || c.max_msg > c.slot_size - SR_SLOT_HDR ||
 		    (uint64_t)c.nslots * c.slot_size != c.capacity)
 			BAD(-EBADMSG, "bad slot-ring geometry");
 		g->cap = c.nslots;
+		g->end = c.nslots;
 		g->slot_size = c.slot_size;
 	}
 	g->mask = g->cap - 1;
@@ -469,6 +478,7 @@ int shmring__attach_fd(int fd, int role, bool owned, shmring **out)
 					NULL)) < 0)
 		goto fail;
 	r->cap = g.cap;
+	r->end = g.end;
 	r->mask = g.mask;
 	r->slot_size = g.slot_size;
 	r->max_msg = g.max_msg;

@@ -235,6 +235,68 @@ MODE_TEST(messages, capacity_guarantee_for_max_msg_messages, TMO)
 	}
 }
 
+/* The guarantee wherever the ring's positions stand when it starts to fill:
+ * a record ring once lost one message of it at the wrap (the padding to the
+ * end of the area: 14 of 15 with capacity 64 KiB and max_msg 4 KiB from
+ * position 3984, 1 of 2 with 8 KiB and 4000 bytes from position 1000).
+ * Every start, 8 bytes apart (a 0-byte message moves it so on a record
+ * ring, a slot on a slot ring), by send and by claim. */
+MODE_TEST(messages, capacity_guarantee_from_every_start, .timeout = 120)
+{
+	T_MODE;
+	static const struct {
+		size_t cap, max;
+	} geo[] = { { 8192, 4000 }, { 16384, 4088 }, { 65536, 4096 }, { 4096, 2040 } };
+	static char big[8192];
+	for (size_t g = 0; g < sizeof(geo) / sizeof(geo[0]); g++) {
+		shmring *p, *c;
+		t_pair(mode, geo[g].cap, geo[g].max, &p, &c);
+		struct shmring_stat st = t_stat(p);
+		size_t max = st.max_msg, cap = st.capacity;
+		size_t least = t_min_msgs(mode, cap, max);
+		size_t starts = t_multi_cons(mode) ? cap / (max + 64) + 1 : cap / 8;
+		for (size_t s = 0; s < starts; s++) {
+			int by_claim = (int)(s % 2);
+			size_t n = 0;
+			for (;;) {
+				void *b;
+				int rc = by_claim ? shmring_claim(p, max, &b, 0)
+						  : shmring_send(p, big, max, 0);
+				if (rc == -EAGAIN)
+					break;
+				cr_assert_eq(rc, 0, "%s: cap %zu max %zu start %zu: %s: %d (%s)", M,
+					     cap, max, s, by_claim ? "claim" : "send", rc, t_err(rc));
+				if (by_claim)
+					cr_assert_eq(shmring_commit(p, max), 0);
+				n++;
+			}
+			cr_assert_geq(n, least,
+				      "%s: cap %zu max_msg %zu, start %zu: held %zu messages (by %s), "
+				      "promised %zu",
+				      M, cap, max, s, n, by_claim ? "claim" : "send", least);
+			for (size_t i = 0; i < n; i++) {
+				ssize_t got = shmring_recv(c, big, sizeof(big), 0);
+				cr_assert_eq(got, (ssize_t)max, "%s: recv %zu of %zu: %zd (%s)", M, i,
+					     n, got, t_err(got));
+			}
+			/* the next start: 8 bytes past this one on a record ring (each
+			 * record took (8 + max) rounded up to 8), the next slot else */
+			size_t rec = (8 + max + 7) & ~(size_t)7;
+			size_t move = t_multi_cons(mode) ? 8 : (8 + cap - (n * rec) % cap) % cap;
+			while (move) {
+				size_t step = move < rec ? move : rec;
+				if (move - step > 0 && move - step < 8)
+					step -= 8;
+				cr_assert_eq(shmring_send(p, big, step - 8, 0), 0);
+				cr_assert_eq(shmring_recv(c, big, sizeof(big), 0), (ssize_t)(step - 8));
+				move -= step;
+			}
+		}
+		shmring_close(c);
+		shmring_close(p);
+	}
+}
+
 /* ---- Large copies into the ring (src/copy.h) -------------------------------------- */
 
 #include "copy.h"

@@ -846,6 +846,8 @@ static const struct lie lies[] = {
 	{ "capacity = 2^63", F_CAP, 0, INT64_MIN, -EBADMSG, 0, 0 },
 	{ "max_msg = capacity + 1", F_MAXMSG, 0, -1, -EBADMSG, 0, 0 },
 	{ "max_msg = 2^63", F_MAXMSG, 0, INT64_MIN, -EBADMSG, 0, 0 },
+	/* records: a largest record longer than the spill after the area */
+	{ "max_msg + 7000", F_MAXMSG, 1, 7000, -EBADMSG, 0, 0 },
 	{ "data_off + 4096", F_DATAOFF, 1, 4096, -EBADMSG, 0, 0 },
 	{ "data_off + 8", F_DATAOFF, 1, 8, -EBADMSG, 0, 0 },
 	{ "data_off = 0", F_DATAOFF, 0, 0, -EBADMSG, 0, 0 },

@@ -158,12 +158,13 @@ FZ_FN size_t fz_data_len(const shmring *r)
 	return (size_t)(r->slot_size ? r->cap * r->slot_size : r->cap);
 }
 
-/* A message pointer from claim or peek: inside the data area, in one record
- * (after its 8-byte header) or one slot (after its 16-byte header). */
+/* A message pointer from claim or peek: inside the data area (a record's
+ * with its spill, layout.h), in one record (after its 8-byte header) or one
+ * slot (after its 16-byte header). */
 FZ_FN void fz_check_span(const shmring *r, const char *what, const void *ptr, size_t len)
 {
 	const uint8_t *p = ptr, *d = r->data, *map = (const uint8_t *)r->h;
-	size_t dl = fz_data_len(r);
+	size_t dl = r->slot_size ? fz_data_len(r) : (size_t)r->end;
 	if (p < d || (size_t)(p - d) > dl || len > dl - (size_t)(p - d))
 		fz_fail("%s: [%p, +%zu) outside the data area [%p, +%zu)", what, ptr, len,
 			(const void *)d, dl);
