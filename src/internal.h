@@ -213,6 +213,7 @@ static inline void shmring__wake(shmring *r, enum sr_dir dir)
 	shmring__wake_slow(r, dir);
 }
 void shmring__wake_all(shmring *r);
+bool shmring__slot_room(const shmring *r); /* ring_slot.c */
 unsigned shmring__sleepers(const shmring *r);
 void shmring__fence_setup(shmring *r);
 void shmring__fence_heavy(void);

@@ -175,7 +175,8 @@ static bool ready(shmring *r)
 	uint64_t need = r->slot_size ? r->slot_size : 2 * SR_ALIGN8(SR_REC_HDR + r->max_msg);
 	if (r->flags & SHMRING_STREAM)
 		need = 64;
-	if (r->prod.idx >= 0 && (cap - used >= need || shmring__side_gone(r, SR_ROOM) ||
+	bool room = r->slot_size ? shmring__slot_room(r) : cap - used >= need;
+	if (r->prod.idx >= 0 && (room || shmring__side_gone(r, SR_ROOM) ||
 				 r->ops->stuck(r, SR_ROOM) > 0))
 		return true;
 	return false;

@@ -288,6 +288,16 @@ static size_t slot_used(const shmring *r)
 	return (size_t)((n > r->cap ? r->cap : n) * r->slot_size);
 }
 
+/* Room for the producer, by a look only (poll.c): the slot at the enqueue
+ * position is free. Not the positions' difference: a consumer moves the
+ * dequeue position when it takes a slot, before it has copied the message
+ * out and freed it. */
+bool shmring__slot_room(const shmring *r)
+{
+	uint64_t pos = ld_relaxed(&r->h->prod.pos);
+	return ld_acquire(&slot_at(r, pos)->seq) == pos; /* pairs with sq_done's release */
+}
+
 static bool slot_readable(const shmring *r)
 {
 	uint64_t pos = ld_relaxed(&r->h->cons.pos);
