@@ -159,6 +159,17 @@ static void refresh_watch(shmring *r)
 	}
 }
 
+/* Room for the producer: a slot ring's next slot is free (the positions move
+ * before a consumer frees its slot); a record ring has room for two largest
+ * records, a stream for 64 bytes. */
+static bool has_room(shmring *r)
+{
+	if (r->slot_size)
+		return shmring__slot_room(r);
+	uint64_t need = r->flags & SHMRING_STREAM ? 64 : 2 * SR_ALIGN8(SR_REC_HDR + r->max_msg);
+	return r->cap - r->ops->used(r) >= need;
+}
+
 /* Could this handle move now? A consumer: a message, bytes or end of file.
  * A producer: room for a message of max_msg, or -EPIPE. Either: a dead
  * peer's claim that blocked it, cleared now (the ring's slow path, which
@@ -167,16 +178,10 @@ static bool ready(shmring *r)
 {
 	if (r->broken)
 		return true;
-	size_t used = r->ops->used(r);
-	uint64_t cap = r->slot_size ? r->cap * r->slot_size : r->cap;
 	if (r->cons.idx >= 0 && (r->ops->readable(r) || shmring__side_gone(r, SR_DATA) ||
 				 r->ops->stuck(r, SR_DATA) > 0))
 		return true;
-	uint64_t need = r->slot_size ? r->slot_size : 2 * SR_ALIGN8(SR_REC_HDR + r->max_msg);
-	if (r->flags & SHMRING_STREAM)
-		need = 64;
-	bool room = r->slot_size ? shmring__slot_room(r) : cap - used >= need;
-	if (r->prod.idx >= 0 && (room || shmring__side_gone(r, SR_ROOM) ||
+	if (r->prod.idx >= 0 && (has_room(r) || shmring__side_gone(r, SR_ROOM) ||
 				 r->ops->stuck(r, SR_ROOM) > 0))
 		return true;
 	return false;

@@ -40,7 +40,6 @@
  * producers lock-free (CAS), the consumer wait-free, except for the slow path
  * that clears a dead producer's hole.
  */
-#include "copy.h"
 #include "internal.h"
 #include "rec_core.h"
 
@@ -67,44 +66,15 @@ static inline void moved(struct sr_endpoint *e, uint64_t msgs, uint64_t bytes)
 	st_relaxed(&e->bytes, ld_relaxed(&e->bytes) + bytes);
 }
 
-/* Payload copies. Small messages (the common case on a fast ring) are
- * copied by overlapping word moves rather than a call into the C library.
- * Crash-point builds copy in two halves, so that a test can stop in between. */
-static inline void copy_bytes(uint8_t *dst, const uint8_t *src, uint64_t len)
-{
-	if (len >= 8 && len <= 16) {
-		uint64_t a, b;
-		memcpy(&a, src, 8);
-		memcpy(&b, src + len - 8, 8);
-		memcpy(dst, &a, 8);
-		memcpy(dst + len - 8, &b, 8);
-	} else if (len >= 4 && len < 8) {
-		uint32_t a, b;
-		memcpy(&a, src, 4);
-		memcpy(&b, src + len - 4, 4);
-		memcpy(dst, &a, 4);
-		memcpy(dst + len - 4, &b, 4);
-	} else {
-		memcpy(dst, src, len);
-	}
-}
-
-static inline void copy_in_part(shmring *r, uint8_t *dst, const uint8_t *src, uint64_t len)
-{
-	if (SR_UNLIKELY(shmring__copy_aliases(dst, src, len)))
-		shmring__copy_tuned(&r->copy_tune, dst, src, len);
-	else
-		copy_bytes(dst, src, len);
-}
-
+/* Crash-point builds copy in two halves, so that a test can stop in between. */
 static inline void copy_in(shmring *r, uint8_t *dst, const uint8_t *src, uint64_t len)
 {
 #ifdef SHMRING_CRASHPOINTS
-	copy_in_part(r, dst, src, len / 2);
+	shmring__copy_to_ring(&r->copy_tune, dst, src, len / 2);
 	SR_CRASH(REC_PAYLOAD);
-	copy_in_part(r, dst + len / 2, src + len / 2, len - len / 2);
+	shmring__copy_to_ring(&r->copy_tune, dst + len / 2, src + len / 2, len - len / 2);
 #else
-	copy_in_part(r, dst, src, len);
+	shmring__copy_to_ring(&r->copy_tune, dst, src, len);
 #endif
 }
 
@@ -518,7 +488,7 @@ static int sp_recv(shmring *r, struct iovec *v, int n)
 			break;
 		}
 		if (len)
-			copy_bytes(v[i].iov_base, r->data + idx + SR_REC_HDR, len);
+			shmring__copy_bytes(v[i].iov_base, r->data + idx + SR_REC_HDR, len);
 		v[i].iov_len = len;
 		bytes += len;
 		h += size;
@@ -553,7 +523,8 @@ static int rec_recv(shmring *r, struct iovec *v, int n)
 			break;
 		}
 		if (len)
-			copy_bytes(v[i].iov_base, r->data + (h & r->mask) + SR_REC_HDR, len);
+			shmring__copy_bytes(v[i].iov_base, r->data + (h & r->mask) + SR_REC_HDR,
+					    len);
 		v[i].iov_len = len;
 		consume(r, h, SR_ALIGN8(SR_REC_HDR + len), RC_MARK_MSG);
 		moved(r->cons.ep, 1, len);
@@ -787,7 +758,7 @@ ssize_t shmring__sp_recv1(shmring *r, void *buf, size_t cap)
 			idx + size > r->end || len > cap))
 		return -EAGAIN;
 	if (len)
-		copy_bytes(buf, r->data + idx + SR_REC_HDR, len);
+		shmring__copy_bytes(buf, r->data + idx + SR_REC_HDR, len);
 	SR_CRASH(REC_COPIED);
 	rc_give_back(&r->h->cons.pos, h + size);
 	moved(r->cons.ep, 1, len);

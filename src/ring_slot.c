@@ -24,7 +24,6 @@
  * Concurrency: any number of producers and consumers (up to the endpoint
  * table), lock-free, except the slow path that clears a dead peer's slot.
  */
-#include "copy.h"
 #include "internal.h"
 #include "slot_core.h"
 

@@ -67,7 +67,6 @@
  * had copied out went with it, as with a pipe).
  */
 #include "internal.h"
-#include "copy.h"
 
 #include <limits.h>
 #include <string.h>

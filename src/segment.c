@@ -65,6 +65,13 @@ struct geometry {
 	mode_t perm;
 };
 
+/* The spill after the area (layout.h): message rings only. */
+static uint64_t spill(uint32_t mode, uint32_t flags, uint64_t max_msg)
+{
+	bool messages = (mode == SHMRING_SPSC || mode == SHMRING_MPSC) && !(flags & SHMRING_STREAM);
+	return messages ? SR_SPILL(max_msg) : 0;
+}
+
 static int plan(const struct shmring_config *cfg, struct geometry *g)
 {
 	static const struct shmring_config defaults;
@@ -131,9 +138,7 @@ static int plan(const struct shmring_config *cfg, struct geometry *g)
 layout:;
 	uint64_t ps = page_size();
 	g->data_off = (SR_OFF_DATA_MIN + ps - 1) / ps * ps;
-	g->total = g->data_off + g->capacity;
-	if ((g->mode == SHMRING_SPSC || g->mode == SHMRING_MPSC) && !(g->flags & SHMRING_STREAM))
-		g->total += SR_SPILL(g->max_msg);
+	g->total = g->data_off + g->capacity + spill(g->mode, g->flags, g->max_msg);
 	if (g->flags & SHMRING_HUGEPAGES)
 		g->total = (g->total + SR_HUGE_PAGE - 1) / SR_HUGE_PAGE * SR_HUGE_PAGE;
 	return 0;
@@ -332,14 +337,11 @@ int shmring__check_header(const struct sr_header *h, uint64_t real_size, uint32_
 		    c.capacity < SR_CAP_MIN || c.max_msg > SR_REC_MAX_LEN ||
 		    2 * SR_ALIGN8(SR_REC_HDR + c.max_msg) > c.capacity)
 			BAD(-EBADMSG, "bad record-ring geometry");
+		if (spill(c.mode, c.flags, c.max_msg) > room - c.capacity)
+			BAD(-EBADMSG, "no room for the spill after the area");
 		g->cap = c.capacity;
-		g->end = c.capacity;
+		g->end = c.capacity + spill(c.mode, c.flags, c.max_msg);
 		g->slot_size = 0;
-		if (!(c.flags & SHMRING_STREAM)) {
-			if (SR_SPILL(c.max_msg) > room - c.capacity)
-				BAD(-EBADMSG, "no room for the spill after the area");
-			g->end += SR_SPILL(c.max_msg);
-		}
 	} else {
 		if (c.nslots < 2 || (c.nslots & (c.nslots - 1)) || c.slot_size % 8 ||
 		    c.slot_size < SR_SLOT_HDR || c.max_msg > c.slot_size - SR_SLOT_HDR ||
