@@ -5,6 +5,7 @@
  * blocking done by wait.c. Also shmring_stat and shmring_mode_name.
  */
 #include "internal.h"
+#include "rec_fast.h"
 
 #include <fcntl.h>
 #include <limits.h>
@@ -170,7 +171,11 @@ static int try_recv(shmring *r, void *arg)
 	return r->ops->recv(r, (struct iovec *)a->v, a->n);
 }
 
-SHMRING_API int shmring_send(shmring *r, const void *msg, size_t len, int64_t timeout_ns)
+/* The general paths of shmring_send and shmring_recv: every check, then the
+ * engine through wait.c. Out of line, so that the fast paths below stay
+ * leaves (rec_fast.h: why that matters). */
+static __attribute__((noinline)) int send_slow(shmring *r, const void *msg, size_t len,
+					       int64_t timeout_ns)
 {
 	int rc = as_producer(r);
 	if (rc < 0)
@@ -179,31 +184,72 @@ SHMRING_API int shmring_send(shmring *r, const void *msg, size_t len, int64_t ti
 		return -EMSGSIZE;
 	if (!msg && len)
 		return -EINVAL;
-	if (r->ops == &shmring__rec_ops && r->mode == SHMRING_SPSC &&
-	    SR_LIKELY(shmring__sp_send1(r, msg, len) == 0))
+	if (r->sp_fast && SR_LIKELY(sr_sp_send1(r, msg, len, true) == 0)) {
+		shmring__wake(r, SR_DATA);
 		return 0;
+	}
 	struct iovec v = {.iov_base = (void *)msg, .iov_len = len};
 	struct vec_arg a = {&v, 1};
 	rc = shmring__block(r, SR_ROOM, try_send, &a, timeout_ns);
 	return rc < 0 ? rc : 0;
 }
 
-SHMRING_API ssize_t shmring_recv(shmring *r, void *buf, size_t cap, int64_t timeout_ns)
+static __attribute__((noinline)) ssize_t recv_slow(shmring *r, void *buf, size_t cap,
+						   int64_t timeout_ns)
 {
 	int rc = as_consumer(r);
 	if (rc < 0)
 		return rc;
 	if (!buf && cap)
 		return -EINVAL;
-	if (r->ops == &shmring__rec_ops && r->mode == SHMRING_SPSC) {
-		ssize_t n = shmring__sp_recv1(r, buf, cap);
-		if (SR_LIKELY(n >= 0))
+	if (r->sp_fast) {
+		ssize_t n = sr_sp_recv1(r, buf, cap, SIZE_MAX);
+		if (SR_LIKELY(n >= 0)) {
+			shmring__wake(r, SR_ROOM);
 			return n;
+		}
 	}
 	struct iovec v = {.iov_base = buf, .iov_len = cap};
 	struct vec_arg a = {&v, 1};
 	rc = shmring__block(r, SR_DATA, try_recv, &a, timeout_ns);
 	return rc < 0 ? rc : (ssize_t)v.iov_len;
+}
+
+/* May this call take the SPSC fast path (rec_fast.h)? Each check here and
+ * in the callers below is one the general path makes (as_writer, as_reader),
+ * or stricter: whatever fails is judged there, with its errno. A producer
+ * takes it only for messages that rec_fast.h copies inline: a call to
+ * memcpy would cost the leaf its stack frame. */
+static inline bool sp_fast(const shmring *r)
+{
+	return SR_LIKELY(r && r->sp_fast && !r->broken) &&
+	       SR_LIKELY(r->bound_forkgen == shmring__forkgen());
+}
+
+SHMRING_API int shmring_send(shmring *r, const void *msg, size_t len, int64_t timeout_ns)
+{
+	if (sp_fast(r) && SR_LIKELY(len <= SR_INLINE_COPY_MAX) &&
+	    SR_LIKELY(r->prod.idx >= 0 && !r->claim_active && msg && len <= r->max_msg &&
+		      ld_relaxed(&r->h->totals.ncons) != 0) &&
+	    SR_LIKELY(sr_sp_send1(r, msg, len, false) == 0)) {
+		if (shmring__must_wake(r, SR_DATA))
+			return shmring__wake_slow_0(r, SR_DATA);
+		return 0;
+	}
+	return send_slow(r, msg, len, timeout_ns);
+}
+
+SHMRING_API ssize_t shmring_recv(shmring *r, void *buf, size_t cap, int64_t timeout_ns)
+{
+	if (sp_fast(r) && SR_LIKELY(r->cons.idx >= 0 && !r->peek_active && buf)) {
+		ssize_t n = sr_sp_recv1(r, buf, cap, SR_INLINE_COPY_MAX);
+		if (SR_LIKELY(n >= 0)) {
+			if (shmring__must_wake(r, SR_ROOM))
+				return shmring__wake_slow_n(r, SR_ROOM, n);
+			return n;
+		}
+	}
+	return recv_slow(r, buf, cap, timeout_ns);
 }
 
 SHMRING_API int shmring_sendv(shmring *r, const struct iovec *msgs, int n, int64_t timeout_ns)

@@ -78,6 +78,7 @@ struct shmring {
 	int fd; /* the handle's own descriptor of the object (never locked) */
 	int role;
 	const struct sr_ops *ops;
+	bool sp_fast; /* an SPSC record ring: shmring_send/recv may go by rec_fast.h */
 
 	struct sr_role prod, cons;
 
@@ -204,14 +205,23 @@ extern int shmring__light; /* > 0: this process is registered for membarrier (wa
  * endpoint of the other side has ever waited on this line, a waker of a
  * process registered for membarrier has nothing to do: no fence, one load of
  * a line nobody writes (wait.c, "Arming"). Wait-free unless someone sleeps. */
+static inline bool shmring__must_wake(const shmring *r, enum sr_dir dir)
+{
+	const sr_a64 *armed = dir == SR_DATA ? &r->h->dwait.armed : &r->h->rwait.armed;
+	return SR_UNLIKELY(ld_relaxed(armed) != 0) ||
+	       SR_UNLIKELY(__atomic_load_n(&shmring__light, __ATOMIC_RELAXED) <= 0);
+}
+
 static inline void shmring__wake(shmring *r, enum sr_dir dir)
 {
-	sr_a64 *armed = dir == SR_DATA ? &r->h->dwait.armed : &r->h->rwait.armed;
-	if (SR_LIKELY(ld_relaxed(armed) == 0) &&
-	    SR_LIKELY(__atomic_load_n(&shmring__light, __ATOMIC_RELAXED) > 0))
-		return;
-	shmring__wake_slow(r, dir);
+	if (shmring__must_wake(r, dir))
+		shmring__wake_slow(r, dir);
 }
+
+/* shmring__wake_slow for the fast paths of api.c, which end in a tail call to
+ * one of these and so need no stack frame (rec_fast.h): they return 0, n. */
+int shmring__wake_slow_0(shmring *r, enum sr_dir dir);
+ssize_t shmring__wake_slow_n(shmring *r, enum sr_dir dir, ssize_t n);
 void shmring__wake_all(shmring *r);
 bool shmring__slot_room(const shmring *r); /* ring_slot.c */
 unsigned shmring__sleepers(const shmring *r);
@@ -239,8 +249,6 @@ void shmring__rec_init(struct sr_header *h, uint8_t *data);
 int shmring__rec_reserve(shmring *r, uint64_t *size, uint64_t min, uint64_t *start,
 			 uint64_t *need);
 void shmring__rec_consume(shmring *r, uint64_t h, uint64_t size);
-int shmring__sp_send1(shmring *r, const void *msg, size_t len);
-ssize_t shmring__sp_recv1(shmring *r, void *buf, size_t cap);
 uint64_t shmring__rec_hole_end(shmring *r, uint64_t h);
 extern const struct sr_ops shmring__stream_ops;
 void shmring__slot_init(struct sr_header *h, uint8_t *data);

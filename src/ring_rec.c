@@ -42,16 +42,9 @@
  */
 #include "internal.h"
 #include "rec_core.h"
+#include "rec_fast.h"
 
 #include <string.h>
-
-/* The header word at a position. Positions come from shared memory: the
- * callers check their alignment (a scribbled one is -EBADMSG), and the mask
- * keeps even an unchecked one inside the area and aligned. */
-static inline sr_a64 *word_at(const shmring *r, uint64_t pos)
-{
-	return (sr_a64 *)(r->data + (pos & r->mask & ~(uint64_t)7));
-}
 
 /* Streams always reserve by CAS: a pipe's write end is shared by forks. */
 static inline bool multi_producer(const shmring *r)
@@ -59,15 +52,9 @@ static inline bool multi_producer(const shmring *r)
 	return r->mode == SHMRING_MPSC || (r->flags & SHMRING_STREAM);
 }
 
-/* What an endpoint moved, for shmring_stat: its owner's counters, relaxed. */
-static inline void moved(struct sr_endpoint *e, uint64_t msgs, uint64_t bytes)
-{
-	st_relaxed(&e->count, ld_relaxed(&e->count) + msgs);
-	st_relaxed(&e->bytes, ld_relaxed(&e->bytes) + bytes);
-}
-
-/* Crash-point builds copy in two halves, so that a test can stop in between. */
-static inline void copy_in(shmring *r, uint8_t *dst, const uint8_t *src, uint64_t len)
+/* A payload into its record, out of line (rec_fast.h: sr_copy_in). Crash-
+ * point builds copy in two halves, so that a test can stop in between. */
+void shmring__rec_copy_in(shmring *r, uint8_t *dst, const uint8_t *src, uint64_t len)
 {
 #ifdef SHMRING_CRASHPOINTS
 	shmring__copy_to_ring(&r->copy_tune, dst, src, len / 2);
@@ -157,7 +144,7 @@ static void mark(shmring *r, uint64_t rec, uint64_t len)
 {
 	SR_CRASH(REC_CAS);
 	if (multi_producer(r)) {
-		st_relaxed(word_at(r, rec),
+		st_relaxed(sr_word_at(r, rec),
 			   SR_REC_WORD(SR_REC_CLAIMED, len, SR_TAG(r->prod.idx, r->prod.gen)));
 		/* The CLAIMED word must be visible no later than the payload: a
 		 * consumer clearing a hole scans for the first non-zero word. */
@@ -173,11 +160,11 @@ static void publish(shmring *r, uint64_t rec, uint64_t claimed, uint64_t len)
 	uint64_t size = SR_ALIGN8(SR_REC_HDR + len);
 	bool mp = multi_producer(r);
 	if (!mp) /* the next header word reads zero before this one is out */
-		rc_clear_next(word_at(r, rec + claimed));
+		rc_clear_next(sr_word_at(r, rec + claimed));
 	if (size < claimed)
-		st_relaxed(word_at(r, rec + size), SR_REC_WORD(SR_REC_PAD, claimed - size, 0));
+		st_relaxed(sr_word_at(r, rec + size), SR_REC_WORD(SR_REC_PAD, claimed - size, 0));
 	SR_CRASH(REC_PAD);
-	rc_publish(word_at(r, rec), SR_REC_WORD(SR_REC_MSG, len, 0));
+	rc_publish(sr_word_at(r, rec), SR_REC_WORD(SR_REC_MSG, len, 0));
 	SR_CRASH(REC_MSG);
 	if (mp) {
 		/* pairs with the ld_acquire of resv_pos in shmring__resv_held */
@@ -186,7 +173,7 @@ static void publish(shmring *r, uint64_t rec, uint64_t claimed, uint64_t len)
 		/* pairs with ld_acquire(tail) in rec_used and the stat readers */
 		st_release(&r->h->prod.pos, rec + claimed);
 	}
-	moved(r->prod.ep, 1, len);
+	sr_moved(r->prod.ep, 1, len);
 }
 
 /* An SP producer's sendv of several messages goes out in groups of up to
@@ -212,9 +199,9 @@ struct sp_group {
 static void sp_group_close(shmring *r, struct sp_group *g, uint64_t t)
 {
 	if (g->n == 1) /* alone: its next word is not a published header */
-		rc_clear_next(word_at(r, t));
+		rc_clear_next(sr_word_at(r, t));
 	SR_CRASH(REC_PAD);
-	rc_publish(word_at(r, g->rec), g->word);
+	rc_publish(sr_word_at(r, g->rec), g->word);
 	SR_CRASH(REC_MSG);
 	st_release(&r->h->prod.pos, t); /* pairs as in publish() */
 	g->n = 0;
@@ -242,13 +229,13 @@ static int sp_sendv(shmring *r, const struct iovec *v, int n)
 		}
 		SR_CRASH(REC_CAS);
 		if (len)
-			copy_in(r, r->data + (t & r->mask) + SR_REC_HDR, v[i].iov_base, len);
+			sr_copy_in(r, r->data + (t & r->mask) + SR_REC_HDR, v[i].iov_base, len);
 		if (g.n == 0) {
 			g = (struct sp_group){.rec = t, .word = SR_REC_WORD(SR_REC_MSG, len, 0)};
 		} else {
-			rc_clear_next(word_at(r, t + size));
+			rc_clear_next(sr_word_at(r, t + size));
 			SR_CRASH(REC_PAD);
-			rc_publish(word_at(r, t), SR_REC_WORD(SR_REC_MSG, len, 0));
+			rc_publish(sr_word_at(r, t), SR_REC_WORD(SR_REC_MSG, len, 0));
 			SR_CRASH(REC_MSG);
 		}
 		g.n++;
@@ -262,7 +249,7 @@ static int sp_sendv(shmring *r, const struct iovec *v, int n)
 		sp_group_close(r, &g, t);
 	if (i == 0)
 		return r->broken ? r->broken : -EAGAIN;
-	moved(r->prod.ep, (uint64_t)i, bytes);
+	sr_moved(r->prod.ep, (uint64_t)i, bytes);
 	shmring__wake(r, SR_DATA);
 	return i;
 }
@@ -284,7 +271,7 @@ static int rec_send(shmring *r, const struct iovec *v, int n)
 		}
 		mark(r, start, len); /* need == size: a message's record never pads */
 		if (len)
-			copy_in(r, r->data + (start & r->mask) + SR_REC_HDR, v[i].iov_base, len);
+			sr_copy_in(r, r->data + (start & r->mask) + SR_REC_HDR, v[i].iov_base, len);
 		publish(r, start, size, len);
 	}
 	shmring__wake(r, SR_DATA);
@@ -318,7 +305,7 @@ static int rec_abort(shmring *r)
 		return 0; /* nothing was made visible; the header word at the tail still reads zero */
 	/* The reservation is public: turn it into padding. Whatever the caller
 	 * wrote into the buffer is zeroed by the consumer as it passes. */
-	rc_publish(word_at(r, r->claim_pos), SR_REC_WORD(SR_REC_PAD, r->claim_size, 0));
+	rc_publish(sr_word_at(r, r->claim_pos), SR_REC_WORD(SR_REC_PAD, r->claim_size, 0));
 	st_release(&r->prod.ep->resv_pos, SR_RESV_NONE);
 	shmring__wake(r, SR_DATA);
 	return 0;
@@ -378,7 +365,7 @@ static uint64_t pad_word(const shmring *r, uint64_t size)
 /* Steps 2-5 above for the record [h, h + size) at the head. */
 static void zero_and_pass(shmring *r, uint64_t h, uint64_t size)
 {
-	sr_a64 *hw = word_at(r, h);
+	sr_a64 *hw = sr_word_at(r, h);
 	st_relaxed(hw, pad_word(r, size));
 	cut_order();
 	SR_CRASH(REC_PADDED);
@@ -429,7 +416,7 @@ static int next_msg(shmring *r, uint64_t *pos, uint64_t *word)
 		return sr_corrupt(r);
 	for (;;) {
 		uint64_t idx = h & r->mask;
-		uint64_t w = rc_look(word_at(r, h));
+		uint64_t w = rc_look(sr_word_at(r, h));
 		uint32_t type = SR_REC_TYPE(w), len = SR_REC_LEN(w);
 		if (w == 0 || type == SR_REC_CLAIMED)
 			return -EAGAIN;
@@ -463,7 +450,7 @@ static int sp_recv(shmring *r, struct iovec *v, int n)
 		return sr_corrupt(r);
 	int i = 0, rc = 0;
 	while (i < n) {
-		uint64_t idx = h & r->mask, w = rc_look(word_at(r, h));
+		uint64_t idx = h & r->mask, w = rc_look(sr_word_at(r, h));
 		uint32_t type = SR_REC_TYPE(w), len = SR_REC_LEN(w);
 		if (w == 0) {
 			rc = -EAGAIN;
@@ -497,7 +484,7 @@ static int sp_recv(shmring *r, struct iovec *v, int n)
 	if (h != h0) {
 		SR_CRASH(REC_COPIED);
 		rc_give_back(&r->h->cons.pos, h);
-		moved(r->cons.ep, (uint64_t)i, bytes);
+		sr_moved(r->cons.ep, (uint64_t)i, bytes);
 		shmring__wake(r, SR_ROOM);
 	}
 	return i > 0 ? i : rc;
@@ -527,7 +514,7 @@ static int rec_recv(shmring *r, struct iovec *v, int n)
 					    len);
 		v[i].iov_len = len;
 		consume(r, h, SR_ALIGN8(SR_REC_HDR + len), RC_MARK_MSG);
-		moved(r->cons.ep, 1, len);
+		sr_moved(r->cons.ep, 1, len);
 	}
 	shmring__wake(r, SR_ROOM);
 	return i;
@@ -556,7 +543,7 @@ static int rec_peek(shmring *r, const void **msg, size_t *len)
 static int rec_release(shmring *r)
 {
 	consume(r, r->peek_pos, r->peek_size, RC_MARK_MSG | RC_MARK_SEEN);
-	moved(r->cons.ep, 1, r->peek_len);
+	sr_moved(r->cons.ep, 1, r->peek_len);
 	shmring__wake(r, SR_ROOM);
 	return 0;
 }
@@ -577,7 +564,7 @@ static void rec_drop_peek_of_dead(shmring *r, struct sr_endpoint *dead)
 	if (ld_relaxed(&dead->resv_pos) != h || (h & 7) || size < SR_REC_HDR || size % 8 ||
 	    (h & r->mask) + size > r->end)
 		return;
-	uint64_t w = ld_acquire(word_at(r, h));
+	uint64_t w = ld_acquire(sr_word_at(r, h));
 	uint64_t len = SR_REC_LEN(w);
 	bool intact = SR_REC_TYPE(w) == SR_REC_MSG && !SR_REC_TAG(w) && len <= r->max_msg &&
 		      SR_ALIGN8(SR_REC_HDR + len) == size;
@@ -608,7 +595,7 @@ static int rec_stuck(shmring *r, enum sr_dir dir)
 	uint64_t h = ld_relaxed(&r->h->cons.pos), idx = h & r->mask;
 	if (h & 7)
 		return sr_corrupt(r);
-	sr_a64 *hw = word_at(r, h);
+	sr_a64 *hw = sr_word_at(r, h);
 	uint64_t w = ld_acquire(hw);
 	if (SR_REC_TYPE(w) == SR_REC_CLAIMED) {
 		uint64_t size = SR_ALIGN8(SR_REC_HDR + SR_REC_LEN(w));
@@ -667,7 +654,7 @@ uint64_t shmring__rec_hole_end(shmring *r, uint64_t h)
 		return h; /* a live producer is writing it */
 	uint64_t end = t - h < r->end - idx ? t : h + (r->end - idx);
 	for (uint64_t p = h + 8; p < end; p += 8) {
-		if (ld_acquire(word_at(r, p)) || shmring__resv_held(r, SHMRING_PRODUCER, p, NULL))
+		if (ld_acquire(sr_word_at(r, p)) || shmring__resv_held(r, SHMRING_PRODUCER, p, NULL))
 			return p;
 	}
 	return end;
@@ -688,7 +675,7 @@ static void rec_adopt_tail(shmring *r)
 	if ((t & 7) || (head & 7))
 		return;
 	while (t - head < r->cap) {
-		uint64_t idx = t & r->mask, w = ld_acquire(word_at(r, t));
+		uint64_t idx = t & r->mask, w = ld_acquire(sr_word_at(r, t));
 		if (w == 0)
 			break;
 		uint32_t type = SR_REC_TYPE(w), len = SR_REC_LEN(w);
@@ -713,57 +700,8 @@ static size_t rec_used(const shmring *r)
 
 static bool rec_readable(const shmring *r)
 {
-	uint64_t w = ld_acquire(word_at(r, ld_relaxed(&r->h->cons.pos)));
+	uint64_t w = ld_acquire(sr_word_at(r, ld_relaxed(&r->h->cons.pos)));
 	return w != 0 && SR_REC_TYPE(w) != SR_REC_CLAIMED;
-}
-
-/* ---- SPSC fast paths: shmring_send and shmring_recv of one message ----
- * The common case, without the vector, the retry loop and the indirect
- * calls: the same stores in the same order as rec_send/publish and
- * rec_recv/consume. Anything else (the end of the area, no room, padding, a
- * word that fails a check) returns -EAGAIN before any store, and the caller
- * takes the general path, which decides. */
-int shmring__sp_send1(shmring *r, const void *msg, size_t len)
-{
-	uint64_t t = ld_relaxed(&r->h->prod.pos); /* our own store */
-	uint64_t size = SR_ALIGN8(SR_REC_HDR + len), idx = t & r->mask;
-	if (SR_UNLIKELY(t & 7))
-		return -EAGAIN;
-	if (SR_UNLIKELY(t + size + 8 - r->cached_head > r->cap)) {
-		uint64_t head;
-		if (rc_room(&r->h->cons.pos, &r->cached_head, t, size + 8, r->cap, &head) < 0)
-			return -EAGAIN;
-	}
-	SR_CRASH(REC_CAS);
-	uint8_t *rec = r->data + idx;
-	copy_in(r, rec + SR_REC_HDR, msg, len);
-	rc_clear_next(word_at(r, t + size));
-	SR_CRASH(REC_PAD);
-	rc_publish((sr_a64 *)rec, SR_REC_WORD(SR_REC_MSG, len, 0));
-	SR_CRASH(REC_MSG);
-	st_release(&r->h->prod.pos, t + size); /* pairs as in publish() */
-	moved(r->prod.ep, 1, len);
-	shmring__wake(r, SR_DATA);
-	return 0;
-}
-
-ssize_t shmring__sp_recv1(shmring *r, void *buf, size_t cap)
-{
-	uint64_t h = ld_relaxed(&r->h->cons.pos); /* our own store */
-	if (SR_UNLIKELY(h & 7))
-		return -EAGAIN;
-	uint64_t w = rc_look(word_at(r, h));
-	uint64_t len = SR_REC_LEN(w), size = SR_ALIGN8(SR_REC_HDR + len), idx = h & r->mask;
-	if (SR_UNLIKELY(SR_REC_TYPE(w) != SR_REC_MSG || SR_REC_TAG(w) || len > r->max_msg ||
-			idx + size > r->end || len > cap))
-		return -EAGAIN;
-	if (len)
-		shmring__copy_bytes(buf, r->data + idx + SR_REC_HDR, len);
-	SR_CRASH(REC_COPIED);
-	rc_give_back(&r->h->cons.pos, h + size);
-	moved(r->cons.ep, 1, len);
-	shmring__wake(r, SR_ROOM);
-	return (ssize_t)len;
 }
 
 const struct sr_ops shmring__rec_ops = {

@@ -249,6 +249,18 @@ void shmring__wake_slow(shmring *r, enum sr_dir dir)
 		reap_sleepers(r, dir);
 }
 
+int shmring__wake_slow_0(shmring *r, enum sr_dir dir)
+{
+	shmring__wake_slow(r, dir);
+	return 0;
+}
+
+ssize_t shmring__wake_slow_n(shmring *r, enum sr_dir dir, ssize_t n)
+{
+	shmring__wake_slow(r, dir);
+	return n;
+}
+
 /* Threads asleep on the ring now, dead endpoints not counted (shmring_stat). */
 unsigned shmring__sleepers(const shmring *r)
 {

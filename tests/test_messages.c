@@ -10,6 +10,7 @@
  * pollfd tests, which fork a helper.
  */
 #include "common.h"
+#include "internal.h"
 
 #define TMO .timeout = 30
 
@@ -63,6 +64,50 @@ MODE_TEST(messages, every_size_from_0_to_max_msg, TMO)
 	cr_assert_eq(shmring_send(p, "", 0, 0), 0);
 	n = shmring_recv(c, &b, 0, 0);
 	cr_assert_eq(n, 0, "%s: recv(cap 0) of an empty message: %zd (%s)", M, n, t_err(n));
+	shmring_close(c);
+	shmring_close(p);
+}
+
+/* Every small length, from sources and into buffers at odd addresses, over
+ * several laps: the payload arrives exact, the receiver's buffer is written
+ * no further than the message, and shmring_stat counts every message and
+ * byte (on SPSC rings these go by the fast path of rec_fast.h). */
+MODE_TEST(messages, small_lengths_at_odd_addresses_write_exactly_the_message, TMO)
+{
+	T_MODE;
+	shmring *p, *c;
+	t_pair(mode, 4096, 128, &p, &c);
+	static uint8_t sb[256], rb[256];
+	uint64_t msgs = 0, bytes = 0;
+	for (int lap = 0; lap < 4; lap++) {
+		for (size_t len = 0; len <= 96; len++) {
+			uint8_t *src = sb + 1 + len % 13, *dst = rb + 3 + len % 7;
+			t_fill(src, len, len * 7 + (size_t)lap);
+			int rc = shmring_send(p, src, len, 0);
+			cr_assert_eq(rc, 0, "%s: send %zu bytes: %d (%s)", M, len, rc, t_err(rc));
+			memset(rb, 0xa5, sizeof(rb));
+			ssize_t n = shmring_recv(c, dst, 128, 0);
+			cr_assert_eq(n, (ssize_t)len, "%s: recv: %zd (%s), expected %zu", M, n, t_err(n),
+				     len);
+			long bad = t_check(dst, len, len * 7 + (size_t)lap);
+			cr_assert_eq(bad, -1, "%s: %zu-byte message differs at byte %ld", M, len, bad);
+			for (size_t i = 0; i < sizeof(rb); i++)
+				if (rb + i < dst || rb + i >= dst + len)
+					cr_assert_eq(rb[i], 0xa5, "%s: a %zu-byte recv wrote byte %zd", M,
+						     len, (ssize_t)(rb + i - dst));
+			msgs++;
+			bytes += len;
+		}
+	}
+	struct shmring_stat st;
+	cr_assert_eq(shmring_stat(p, &st), 0);
+	cr_assert_eq(st.sent, msgs, "%s: sent %llu, expected %llu", M,
+		     (unsigned long long)st.sent, (unsigned long long)msgs);
+	cr_assert_eq(st.received, msgs, "%s: received %llu, expected %llu", M,
+		     (unsigned long long)st.received, (unsigned long long)msgs);
+	/* and the payload bytes each endpoint counts (shmring inspect, top) */
+	cr_assert_eq(ld_relaxed(&p->prod.ep->bytes), bytes, "%s: producer's bytes", M);
+	cr_assert_eq(ld_relaxed(&c->cons.ep->bytes), bytes, "%s: consumer's bytes", M);
 	shmring_close(c);
 	shmring_close(p);
 }
@@ -301,6 +346,21 @@ MODE_TEST(messages, capacity_guarantee_from_every_start, .timeout = 120)
 
 #include "copy.h"
 
+/* copy(dst + at, src, len) into a dst of `size` bytes: exactly the source's
+ * bytes, and nothing written outside them. */
+static void expect_exact_copy(void (*copy)(uint8_t *, const uint8_t *, uint64_t),
+			      const uint8_t *src, size_t len, uint8_t *dst, size_t size, size_t at)
+{
+	memset(dst, 0x5a, size);
+	copy(dst + at, src, len);
+	cr_assert_eq(memcmp(dst + at, src, len), 0, "src %p dst +%zu len %zu: bytes differ",
+		     (const void *)src, at, len);
+	for (size_t i = 0; i < size; i++)
+		if (i < at || i >= at + len)
+			cr_assert_eq(dst[i], 0x5a, "src %p dst +%zu len %zu: byte %zu outside written",
+				     (const void *)src, at, len, i);
+}
+
 /* The streaming copy that replaces memcpy when the ring's bytes lie just past
  * the source's within a page: exact at every alignment of both ends and
  * every length about its 64-byte loop, and nothing written outside. */
@@ -311,18 +371,23 @@ Test(copy, streaming_copy_is_exact_at_every_alignment, TMO)
 	t_fill(src, sizeof(src), 7);
 	for (size_t so = 0; so < 16; so++)
 		for (size_t d = 0; d < 16; d++)
-			for (size_t k = 0; k < sizeof(lens) / sizeof(lens[0]); k++) {
-				size_t len = lens[k];
-				memset(dst, 0x5a, sizeof(dst));
-				shmring__copy_streaming(dst + 64 + d, src + so, len);
-				cr_assert_eq(memcmp(dst + 64 + d, src + so, len), 0,
-					     "src +%zu dst +%zu len %zu: bytes differ", so, d, len);
-				for (size_t i = 0; i < sizeof(dst); i++)
-					if (i < 64 + d || i >= 64 + d + len)
-						cr_assert_eq(dst[i], 0x5a,
-							     "src +%zu dst +%zu len %zu: byte %zu outside written",
-							     so, d, len, i);
-			}
+			for (size_t k = 0; k < sizeof(lens) / sizeof(lens[0]); k++)
+				expect_exact_copy(shmring__copy_streaming, src + so, lens[k], dst,
+						  sizeof(dst), 64 + d);
+}
+
+/* The word moves of small payloads (both sides of the SPSC fast path, and
+ * every record engine's copy out): exact at every length up to and past
+ * their limit, from every alignment of both ends, nothing written outside. */
+Test(copy, small_copy_is_exact_at_every_length, TMO)
+{
+	static uint8_t src[256], dst[256];
+	t_fill(src, sizeof(src), 11);
+	for (size_t len = 0; len <= SR_COPY_SMALL_MAX + 48; len++)
+		for (size_t so = 0; so < 16; so++)
+			for (size_t d = 0; d < 16; d++)
+				expect_exact_copy(shmring__copy_bytes, src + so, len, dst, sizeof(dst),
+						  64 + d);
 }
 
 /* Which copies stream: 4 KiB or more, 1 to 63 bytes past the source, counted
