@@ -13,6 +13,7 @@
 #include <stdatomic.h>
 #include <sys/syscall.h>
 
+#include "internal.h"
 #include "layout.h"
 
 #define TMO .timeout = 30
@@ -717,6 +718,58 @@ MODE_TEST(endpoints, a_side_that_never_waits_leaves_the_line_unarmed, TMO)
 	munmap(h, (size_t)sb.st_size);
 	shmring_close(p);
 	shmring_close(c);
+}
+
+struct disarm_arg {
+	shmring *c;
+	int n;
+	int err;
+	int disarmed; /* receives after which the handle had cleared its bit */
+};
+
+static void *disarm_consumer(void *p)
+{
+	struct disarm_arg *a = p;
+	shmring_set_spin(a->c, 3 * 1000 * 1000); /* 3 ms, then sleep */
+	for (int i = 0; i < a->n && !a->err; i++) {
+		int v = -1;
+		ssize_t n = shmring_recv(a->c, &v, sizeof(v), 5 * SEC);
+		if (n != (ssize_t)sizeof(v) || v != i)
+			a->err = n < 0 ? (int)n : -EPROTO;
+		a->disarmed += !a->c->armed[SR_DATA];
+	}
+	return NULL;
+}
+
+/* A waiter that stays awake for a while clears its bit again (wait.c,
+ * "disarming"), so that the other side's sends stop paying the fence, and
+ * arms again before it next sleeps. Bursts (a message every 0.2 ms, the
+ * consumer spinning and, past 2 ms awake, disarmed) alternate with pauses of
+ * 6 ms (it spins 3 ms, arms, sleeps): every message after a pause must wake
+ * it, none be found only when a liveness slice runs out. */
+MODE_TEST(endpoints, a_waiter_awake_for_a_while_disarms_and_is_still_woken, TMO)
+{
+	T_MODE;
+	shmring *p, *c;
+	t_pair(mode, 4096, 64, &p, &c);
+	struct disarm_arg a = { .c = c, .n = 120 };
+	pthread_t th;
+	cr_assert_eq(pthread_create(&th, NULL, disarm_consumer, &a), 0);
+	for (int i = 0; i < a.n; i++) {
+		struct timespec gap = { 0, i % 20 == 0 ? 6 * 1000 * 1000 : 200 * 1000 };
+		nanosleep(&gap, NULL);
+		cr_assert_eq(shmring_send(p, &i, sizeof(i), 5 * SEC), 0, "%s: send %d", M, i);
+	}
+	pthread_join(th, NULL);
+	cr_assert_eq(a.err, 0, "%s: consumer: %d (%s)", M, a.err, t_err(a.err));
+	cr_assert_eq(c->slice_finds[SR_DATA], 0,
+		     "%s: %u messages found when a slice ran out: a wakeup was lost", M,
+		     c->slice_finds[SR_DATA]);
+	if (__atomic_load_n(&shmring__light, __ATOMIC_RELAXED) > 0 &&
+	    !atomic_load(&c->h->totals.full_fences))
+		cr_assert_gt(a.disarmed, 0, "%s: the consumer never disarmed", M);
+	shmring_close(c);
+	shmring_close(p);
 }
 
 /* Every fcntl(2) of this test process, the library's lock probes among

@@ -31,7 +31,9 @@ struct scase {
 	uint32_t lo, hi;            /* message lengths, header included */
 	uint64_t ci, full;          /* messages in all (split among producers) */
 	int wrap;                   /* start the positions just below 2^64 */
-	int futex;                  /* spin 0, random pauses; run to a wakeup count */
+	int futex;                  /* 1: spin 0, random pauses; 2: spin 0.5 ms, bursts and
+				     * rare pauses of 1-4 ms (wait.c's disarming); run to a
+				     * wakeup count */
 	uint64_t ci_wake, full_wake;/* sleep/wake cycles (shmring_stat.wakeups) */
 	const char *what;
 	int room;  /* tiny rings: exactly this many max-size messages fit (0: not checked) */
@@ -68,6 +70,10 @@ static const struct scase cases[] = {
 	 1000000, "SPSC 1x1, spin 0, random pauses on both sides", 0, 0},
 	{"futex-mpmc", SHMRING_MPMC, 2, 2, 4096, 240, 16, 240, 20000000, 200000000, 0, 1, 100000,
 	 1000000, "MPMC 2x2, spin 0, random pauses on both sides", 0, 0},
+	{"disarm-spsc", SHMRING_SPSC, 1, 1, 4096, 256, 16, 256, 20000000, 200000000, 0, 2, 1000,
+	 10000, "SPSC 1x1, spin 0.5 ms, bursts and pauses: waiters disarm and arm again", 0, 0},
+	{"disarm-mpmc", SHMRING_MPMC, 2, 2, 4096, 240, 16, 240, 20000000, 200000000, 0, 2, 1000,
+	 10000, "MPMC 2x2, spin 0.5 ms, bursts and pauses: waiters disarm and arm again", 0, 0},
 	{"watchdog", SHMRING_SPSC, 1, 1, 4096, 200, 16, 200, 100000000, 100000000, 0, 0, 0, 0,
 	 "self-test: the consumer is stopped after 1 s; the watchdog must fail the run", 0, 1},
 };
@@ -103,6 +109,11 @@ static void wait_go(void)
 /* Pause for a random while: nothing, a yield, a short spin, or a sleep. */
 static void pause_some(uint64_t *rs)
 {
+	if (K->futex == 2) { /* bursts of several ms (waiters disarm), then a sleep */
+		if (rel_rand(rs) % 50000 == 0)
+			rel_sleep_ns(1000000 + (int64_t)(rel_rand(rs) % 3000000));
+		return;
+	}
 	uint64_t r = rel_rand(rs) % 100;
 	if (r < 55)
 		return;
@@ -123,7 +134,7 @@ static void producer(int id, uint64_t n)
 	if (rc < 0)
 		rel_child_fail("producer %d: open: %d (%s)", id, rc, rel_err(rc));
 	if (K->futex)
-		shmring_set_spin(r, 0);
+		shmring_set_spin(r, K->futex == 2 ? 500000 : 0);
 	uint64_t rs = rel_seed((uint64_t)id * 7919), seq = 0;
 	static uint8_t bufs[8][4096];
 	wait_go();
@@ -229,7 +240,7 @@ static void consumer(int id)
 	if (rc < 0)
 		rel_child_fail("consumer %d: open: %d (%s)", id, rc, rel_err(rc));
 	if (K->futex)
-		shmring_set_spin(r, 0);
+		shmring_set_spin(r, K->futex == 2 ? 500000 : 0);
 	struct ccheck c = {.id = id};
 	for (int i = 0; i < MAX_PROCS; i++)
 		c.last[i] = -1;
