@@ -447,6 +447,7 @@ static int block(shmring *r, enum sr_dir dir, sr_try_fn fn, void *arg, int64_t t
 					  r->flags & SHMRING_FENCE_FREE);
 		rc = fn(r, arg);
 		now = shmring__now();
+		r->awake_since[dir] = now; /* awake (again): no clock read of its own */
 		if (rc >= 0 && force)
 			r->slice_finds[dir]++; /* not woken, yet it was there */
 		if (rc == -EAGAIN)
@@ -463,7 +464,6 @@ static int block(shmring *r, enum sr_dir dir, sr_try_fn fn, void *arg, int64_t t
 		int err = fr < 0 ? errno : 0;
 		if (evc_retire(&w->mask, bit, nsleep))
 			wake_line(w);
-		r->awake_since[dir] = shmring__now();
 		if (err == EINTR)
 			return -EINTR;
 		force = err == ETIMEDOUT; /* a quiet slice: look at the peers again */
