@@ -228,7 +228,7 @@ static inline bool sp_fast(const shmring *r)
 
 SHMRING_API int shmring_send(shmring *r, const void *msg, size_t len, int64_t timeout_ns)
 {
-	if (sp_fast(r) && SR_LIKELY(len <= SR_INLINE_COPY_MAX) &&
+	if (sp_fast(r) && SR_LIKELY(len <= SR_COPY_SMALL_MAX) &&
 	    SR_LIKELY(r->prod.idx >= 0 && !r->claim_active && msg && len <= r->max_msg &&
 		      ld_relaxed(&r->h->totals.ncons) != 0) &&
 	    SR_LIKELY(sr_sp_send1(r, msg, len, false) == 0)) {
@@ -242,7 +242,7 @@ SHMRING_API int shmring_send(shmring *r, const void *msg, size_t len, int64_t ti
 SHMRING_API ssize_t shmring_recv(shmring *r, void *buf, size_t cap, int64_t timeout_ns)
 {
 	if (sp_fast(r) && SR_LIKELY(r->cons.idx >= 0 && !r->peek_active && buf)) {
-		ssize_t n = sr_sp_recv1(r, buf, cap, SR_INLINE_COPY_MAX);
+		ssize_t n = sr_sp_recv1(r, buf, cap, SR_COPY_SMALL_MAX);
 		if (SR_LIKELY(n >= 0)) {
 			if (shmring__must_wake(r, SR_ROOM))
 				return shmring__wake_slow_n(r, SR_ROOM, n);

@@ -16,10 +16,14 @@
 #include <x86intrin.h>
 #endif
 
-/* Small messages (the common case on a fast ring) are copied by overlapping
- * moves rather than a call into the C library, and with as few stores as
- * their length allows: a producer's stores queue behind the one whose line
- * the consumer holds, so each extra one shows in a busy ring's rate. */
+/* Small messages (the common case on a fast ring), up to SR_COPY_SMALL_MAX
+ * bytes, are copied by overlapping moves rather than a call into the C
+ * library, and with as few stores as their length allows: a producer's
+ * stores queue behind the one whose line the consumer holds, so each extra
+ * one shows in a busy ring's rate. (Up to 64 bytes by four 16-byte moves
+ * was slower than memcpy at 64: 12.9 against 17.6 M msgs/s.) */
+#define SR_COPY_SMALL_MAX 32u
+
 static inline void shmring__copy_small(uint8_t *dst, const uint8_t *src, uint64_t len)
 {
 	if (len >= 8 && len <= 16) {
@@ -29,19 +33,12 @@ static inline void shmring__copy_small(uint8_t *dst, const uint8_t *src, uint64_
 		memcpy(dst, &a, 8);
 		if (len > 8)
 			memcpy(dst + len - 8, &b, 8);
-	} else if (len > 16) { /* up to 64 */
-		uint8_t a[16], d[16];
+	} else if (len > 16) { /* up to 32: two 16-byte moves, overlapping */
+		uint8_t a[16], b[16];
 		memcpy(a, src, 16);
-		memcpy(d, src + len - 16, 16);
-		if (len > 32) { /* and the middle: 16 on from the start, 32 back from the end */
-			uint8_t b[16], c[16];
-			memcpy(b, src + 16, 16);
-			memcpy(c, src + len - 32, 16);
-			memcpy(dst + 16, b, 16);
-			memcpy(dst + len - 32, c, 16);
-		}
+		memcpy(b, src + len - 16, 16);
 		memcpy(dst, a, 16);
-		memcpy(dst + len - 16, d, 16);
+		memcpy(dst + len - 16, b, 16);
 	} else if (len >= 4) {
 		uint32_t a, b;
 		memcpy(&a, src, 4);
@@ -54,8 +51,6 @@ static inline void shmring__copy_small(uint8_t *dst, const uint8_t *src, uint64_
 		dst[len - 1] = src[len - 1];
 	}
 }
-
-#define SR_COPY_SMALL_MAX 32u
 
 static inline void shmring__copy_bytes(uint8_t *dst, const uint8_t *src, uint64_t len)
 {

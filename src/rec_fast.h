@@ -17,11 +17,10 @@
  * A two-thread loop of 16-byte records lost 1.5 ns a message for each store
  * added to the producer's 4 (62 M/s with none, 30 M/s with 16 more). With
  * the entry point, its checks and the copy in one leaf that ends in a tail
- * call when it must wake someone, a message of up to SR_INLINE_COPY_MAX
+ * call when it must wake someone, a message of up to SR_COPY_SMALL_MAX
  * bytes makes 6 stores: its payload (one for 8 bytes), the word past it,
  * its header, the tail and the two counters; no pushes. (shmring-micro,
- * SPSC at 8 B: 38 M/s before, 57 M/s after; 16 more bytes inline cost 64 B
- * messages 3%, so the limit is 32.)
+ * SPSC at 8 B: 38 M/s before, 57 M/s after.)
  */
 #ifndef SHMRING_REC_FAST_H
 #define SHMRING_REC_FAST_H
@@ -47,13 +46,12 @@ static inline void sr_moved(struct sr_endpoint *e, uint64_t msgs, uint64_t bytes
 /* A producer's payload into its record. Large copies, and every copy of a
  * crash-point build (in two halves, so that a test can stop in between), are
  * out of line. */
-#define SR_INLINE_COPY_MAX SR_COPY_SMALL_MAX
 void shmring__rec_copy_in(shmring *r, uint8_t *dst, const uint8_t *src, uint64_t len);
 
 static inline void sr_copy_in(shmring *r, uint8_t *dst, const uint8_t *src, uint64_t len)
 {
 #ifndef SHMRING_CRASHPOINTS
-	if (SR_LIKELY(len <= SR_INLINE_COPY_MAX)) {
+	if (SR_LIKELY(len <= SR_COPY_SMALL_MAX)) {
 		shmring__copy_small(dst, src, len);
 		return;
 	}
@@ -102,10 +100,7 @@ static inline __attribute__((always_inline)) ssize_t sr_sp_recv1(shmring *r, voi
 	if (SR_UNLIKELY(SR_REC_TYPE(w) != SR_REC_MSG || SR_REC_TAG(w) || len > r->max_msg ||
 			idx + size > r->end || len > cap || len > inline_max))
 		return -EAGAIN;
-	if (len <= SR_INLINE_COPY_MAX)
-		shmring__copy_small(buf, r->data + idx + SR_REC_HDR, len);
-	else
-		memcpy(buf, r->data + idx + SR_REC_HDR, len);
+	shmring__copy_bytes(buf, r->data + idx + SR_REC_HDR, len);
 	SR_CRASH(REC_COPIED);
 	rc_give_back(&r->h->cons.pos, h + size);
 	sr_moved(r->cons.ep, 1, len);

@@ -223,8 +223,7 @@ void shmring__arm(shmring *r, enum sr_dir dir)
 	uint64_t bit = (uint64_t)1 << ((unsigned)idx - sleeper_base(dir));
 	fetch_or_seqcst(&line_of(r, dir)->armed, bit);
 	shmring__fence_heavy(); /* pairs with the load of armed in shmring__wake */
-	r->armed[dir] = true;
-	r->awake_since[dir] = shmring__now();
+	r->armed[dir] = true; /* block() stamps awake_since right after */
 }
 
 /* ---- disarming ----
