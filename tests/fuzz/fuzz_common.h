@@ -795,9 +795,13 @@ FZ_FN void fz_pollfd(struct fz_ep *e)
 		fz_fail("pollfd returned %d, then %d", e->pollfd, fd);
 	e->pollfd = fd;
 	struct pollfd p = { .fd = fd, .events = POLLIN };
-	int n = poll(&p, 1, 0);
+	int n;
+	do /* libFuzzer's timers signal the process: a poll may return EINTR */
+		n = poll(&p, 1, 0);
+	while (n < 0 && errno == EINTR);
 	if (n < 0 || (p.revents & (POLLERR | POLLNVAL)))
-		fz_fail("poll of the pollfd: %d, revents %#x", n, p.revents);
+		fz_fail("poll of the pollfd: %d (errno %d), revents %#x", n, n < 0 ? errno : 0,
+			p.revents);
 }
 
 /* ---- the scribbler: a second mapping of the object ---- */
