@@ -8,12 +8,13 @@
 
 #include <string.h>
 
-extern const struct transport tp_floor, tp_ring_spin, tp_ring, tp_ring_block, tp_ring_zc,
+extern const struct transport tp_floor, tp_futex, tp_ring_spin, tp_ring, tp_ring_block, tp_ring_zc,
 	tp_ring_batch, tp_stream, tp_pipe, tp_unix, tp_unix_dgram, tp_unix_seqpacket, tp_tcp,
 	tp_eventfd, tp_mq, tp_sysv_msg, tp_boost_mq, tp_dpdk, tp_ck, tp_memcpy, tp_zmq, tp_bridge;
 
 const struct transport *const bench_transports[] = {
-	&tp_floor,    &tp_ring_spin,  &tp_ring,           &tp_ring_block,
+	&tp_floor,    &tp_futex,      &tp_ring_spin,      &tp_ring,
+	&tp_ring_block,
 	&tp_ring_zc,  &tp_ring_batch, &tp_stream,         &tp_pipe,
 	&tp_unix,     &tp_unix_dgram, &tp_unix_seqpacket, &tp_tcp,
 	&tp_eventfd,  &tp_mq,         &tp_sysv_msg,
