@@ -8,9 +8,10 @@
 
 #include <string.h>
 
-extern const struct transport tp_floor, tp_futex, tp_ring_spin, tp_ring, tp_ring_block, tp_ring_zc,
-	tp_ring_batch, tp_stream, tp_pipe, tp_unix, tp_unix_dgram, tp_unix_seqpacket, tp_tcp,
-	tp_eventfd, tp_mq, tp_sysv_msg, tp_boost_mq, tp_dpdk, tp_ck, tp_memcpy, tp_zmq, tp_bridge;
+extern const struct transport tp_floor, tp_futex, tp_ring_spin, tp_ring, tp_ring_block,
+	tp_ring_zc, tp_ring_batch, tp_stream, tp_pipe, tp_unix, tp_unix_dgram, tp_unix_seqpacket,
+	tp_tcp, tp_eventfd, tp_mq, tp_sysv_msg, tp_boost_mq, tp_dpdk, tp_ck, tp_memcpy, tp_zmq,
+	tp_bridge, tp_bridge_thread;
 
 const struct transport *const bench_transports[] = {
 	&tp_floor,    &tp_futex,      &tp_ring_spin,      &tp_ring,
@@ -32,6 +33,7 @@ const struct transport *const bench_transports[] = {
 #endif
 #ifdef BENCH_HAVE_BRIDGE
 	&tp_bridge,
+	&tp_bridge_thread,
 #endif
 	&tp_memcpy,
 };
@@ -56,6 +58,8 @@ const char *const bench_not_built[][2] = {
 #endif
 #ifndef BENCH_HAVE_BRIDGE
 	{ "bridge",
+	  "not built: no shmring_bridge (bridge/ needs ZeroMQ, libzmq3-dev; SHMRING_BUILD_BRIDGE)" },
+	{ "bridge-thread",
 	  "not built: no shmring_bridge (bridge/ needs ZeroMQ, libzmq3-dev; SHMRING_BUILD_BRIDGE)" },
 #endif
 	{ NULL, NULL },
