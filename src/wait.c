@@ -408,16 +408,30 @@ static int block(shmring *r, enum sr_dir dir, sr_try_fn fn, void *arg, int64_t t
 
 	if (r->spin_ns != 0) {
 		int64_t spin_end = r->spin_ns < 0 ? INT64_MAX : now + r->spin_ns;
+		/* A consumer spins on a look (ops->readable: the one word that a
+		 * message changes) and calls fn only when it says yes: a turn
+		 * of fn costs more than the look, and that time was the delay
+		 * between a message's arrival and its pickup (64 B ping-pong:
+		 * 1.24x `floor` with fn every turn, 1.0x with the look). Every
+		 * 64th turn calls fn whatever the look says, so that what fn
+		 * judges and the look cannot (a corrupt word: -EBADMSG) is
+		 * still judged within microseconds, not only at the next
+		 * liveness tick (settle). */
+		bool look = dir == SR_DATA;
 		for (unsigned i = 1;; i++) {
-			cpu_relax();
-			rc = fn(r, arg);
-			if (rc != -EAGAIN) {
-				if (SR_UNLIKELY(r->armed[dir]))
-					disarm(r, dir, now);
-				return rc;
+			bool tick = i % 64 == 0;
+			if (!look || tick || r->ops->readable(r)) {
+				rc = fn(r, arg);
+				if (rc != -EAGAIN) {
+					if (SR_UNLIKELY(r->armed[dir]))
+						disarm(r, dir, now);
+					return rc;
+				}
 			}
-			if (i % 64)
+			if (!tick) {
+				cpu_relax();
 				continue;
+			}
 			now = shmring__now();
 			if ((rc = settle(r, dir, fn, arg, now, false)) != -EAGAIN)
 				return rc;

@@ -318,3 +318,57 @@ MODE_TEST(scribble, no_crash_no_hang_only_errnos, .timeout = 1800)
 		t_kids->n = 0;
 	}
 }
+
+/* A busy-polling consumer spins on a look at the one word a message changes
+ * (wait.c) and runs the receive only when the look says yes, every 64th
+ * turn, and at the liveness ticks. A slot sequence scribbled ahead of the
+ * consumer's position is no message to the look, and the receive calls it
+ * corrupt: a consumer spinning for ever must still return -EBADMSG, well
+ * before the timeout (with neither the 64th turns nor the ticks it spins
+ * until then). */
+Test(scribble, a_spinning_consumer_finds_a_slot_sequence_scribbled_ahead, .timeout = 30)
+{
+	char name[128];
+	snprintf(name, sizeof(name), "shmring-test-scribble-spin-%d", (int)getpid());
+	struct shmring_config cfg = t_cfg(SHMRING_MPMC, 8, 64);
+	shmring *p = NULL, *c = NULL;
+	int rc = shmring_create(name, &cfg, SHMRING_PRODUCER, &p);
+	cr_assert_eq(rc, 0, "create: %s", t_err(rc));
+	char path[160];
+	snprintf(path, sizeof(path), "/%s", name);
+	int fd = shm_open(path, O_RDWR, 0);
+	rc = shmring_open(name, SHMRING_CONSUMER, &c);
+	shm_unlink(path);
+	cr_assert(fd >= 0 && rc == 0, "second mapping: fd %d, open: %s", fd, t_err(rc));
+	struct stat sb;
+	cr_assert_eq(fstat(fd, &sb), 0);
+	unsigned char *m = mmap(NULL, (size_t)sb.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+				0);
+	close(fd);
+	cr_assert_neq(m, MAP_FAILED);
+
+	/* One message through, so that the consumer's position is not 0. */
+	char buf[64] = "x";
+	cr_assert_eq(shmring_send(p, buf, 1, 0), 0);
+	cr_assert_eq(shmring_recv(c, buf, sizeof(buf), 0), 1);
+
+	const struct sr_config_line *cl = (const struct sr_config_line *)m;
+	uint64_t pos = __atomic_load_n((uint64_t *)(m + SR_OFF_CONS), __ATOMIC_RELAXED);
+	cr_assert_eq(pos, 1);
+	struct sr_slot *s =
+		(struct sr_slot *)(m + cl->data_off + (pos & (cl->nslots - 1)) * cl->slot_size);
+	/* A message is seq == pos + 1; pos + 5 reads as taken by another
+	 * consumer, with the position not moved: corrupt. */
+	__atomic_store_n((uint64_t *)&s->seq, pos + 5, __ATOMIC_RELEASE);
+
+	cr_assert_eq(shmring_set_spin(c, -1), 0);
+	int64_t t0 = t_now();
+	ssize_t n = shmring_recv(c, buf, sizeof(buf), 2000 * MS);
+	int64_t took = t_now() - t0;
+	cr_expect_eq(n, -EBADMSG, "recv on a scribbled slot: %zd (%s) after %.3f s", n,
+		     t_err((int)n), (double)took / 1e9);
+	cr_expect_lt(took, 1000 * MS, "it took %.3f s", (double)took / 1e9);
+	munmap(m, (size_t)sb.st_size);
+	shmring_close(c);
+	shmring_close(p);
+}
