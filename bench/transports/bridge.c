@@ -58,7 +58,7 @@ struct bst {
 	int fd[2][2];
 	pid_t pid[2][2]; /* the bridges: [direction][OUT=0 | IN=1] */
 	int ndir;
-	bool threads; /* BENCH_BRIDGE_THREADS: bridges in the sides' processes */
+	bool threads; /* bridge-thread: the bridges are threads of the sides */
 	pthread_t tid[2]; /* this side's bridge threads (OUT of its direction, IN of the other) */
 	struct bthread {
 		struct bst *s;
@@ -137,6 +137,7 @@ static int bridge_run(struct bst *s, int d, enum shmring_bridge_dir dir, shmring
 	if ((rc = shmring_bridge_new(dir, r, ep, &cfg, &b)) < 0) {
 		if (dir == SHMRING_BRIDGE_IN)
 			atomic_store(&s->sh->ready[d], -1);
+		shmring_close(r); /* still ours (shmring_bridge.h) */
 		return 4;
 	}
 	if (dir == SHMRING_BRIDGE_IN) {
