@@ -57,10 +57,10 @@ const char *const bench_not_built[][2] = {
 	  "not built: no ZeroMQ (libzmq3-dev, pkg-config libzmq), or SHMRING_BENCH_ZMQ=OFF" },
 #endif
 #ifndef BENCH_HAVE_BRIDGE
-	{ "bridge",
-	  "not built: no shmring_bridge (bridge/ needs ZeroMQ, libzmq3-dev; SHMRING_BUILD_BRIDGE)" },
-	{ "bridge-thread",
-	  "not built: no shmring_bridge (bridge/ needs ZeroMQ, libzmq3-dev; SHMRING_BUILD_BRIDGE)" },
+#define NO_BRIDGE \
+	"not built: no shmring_bridge (bridge/ needs ZeroMQ, libzmq3-dev; SHMRING_BUILD_BRIDGE)"
+	{ "bridge", NO_BRIDGE },
+	{ "bridge-thread", NO_BRIDGE },
 #endif
 	{ NULL, NULL },
 };
