@@ -14,10 +14,16 @@
  * at once). A waker loads the mask; the reaper of a dead endpoint clears its
  * bit, which is exact whatever instruction the dead died at.
  *
+ * A waker whose `armed` word (layout.h) reads zero skips all of this; the
+ * arming of an endpoint before it sleeps, and the disarming by one that has
+ * stayed awake, are here too (evc_arm, evc_disarm; wait.c, "Arming").
+ *
  * SR_MODEL_DROP_WAITER_FENCE, SR_MODEL_DROP_WAKER_FENCE,
- * SR_MODEL_NO_RETIRE_REPAIR and SR_MODEL_EPOCH_AFTER_ANNOUNCE exist only for
- * the model check, to show that it finds the lost wakeup when either fence
- * or the repair in evc_retire is missing, or the epoch is read late. Never
+ * SR_MODEL_NO_RETIRE_REPAIR, SR_MODEL_EPOCH_AFTER_ANNOUNCE,
+ * SR_MODEL_NO_ARM_CHECK and SR_MODEL_NO_DISARM_RESTORE exist only for the
+ * model check, to show that it finds the lost wakeup when either fence, the
+ * repair in evc_retire, the waiter's look at its armed bit or the disarmer's
+ * look at the sleep count is missing, or the epoch is read late. Never
  * define them in a build of the library.
  */
 #ifndef SHMRING_EVCOUNT_H
@@ -38,6 +44,14 @@
 #endif
 #ifndef EVC_WAKER_FENCE
 #define EVC_WAKER_FENCE(light) ((void)(light), fence_full())
+#endif
+/* The barrier after an armed bit is set: it must also order the stores of a
+ * waker that skips the handshake without any fence while `armed` reads zero.
+ * wait.c: membarrier(2) (shmring__fence_heavy); the model check: a full
+ * fence, with a full fence in its waker before the load of `armed` standing
+ * for the barrier that membarrier forces on the waker's CPU. */
+#ifndef EVC_ARM_FENCE
+#define EVC_ARM_FENCE() fence_full()
 #endif
 
 /* Announce a sleeper of the endpoint that owns `bit` and counts its sleepers
@@ -105,6 +119,56 @@ static inline bool evc_must_wake(sr_a64 *mask, bool light)
 static inline void evc_bump(sr_a32 *epoch)
 {
 	fetch_add_seqcst(epoch, 1);
+}
+
+/* After evc_announce, before the re-check: make sure that wakers do not
+ * skip us. `fenced`: this holder of the endpoint set the bit and passed the
+ * barrier itself, and has not given the bit back since (the flag of its
+ * handle in wait.c). Another holder (a copy of the handle in a forked
+ * process) may have cleared the bit since (evc_disarm), so look at the bit
+ * itself, every time. A bit that another holder has just set is not enough
+ * either: its barrier may still be on its way, and our re-check could come
+ * before it and miss what a skipping waker published; so a holder that has
+ * not passed the barrier itself passes it now. Returns true if it did.
+ *
+ * The look comes after our count in *n (evc_announce's fence): either the
+ * disarmer's load of the count, after its clear, sees us and puts the bit
+ * back, or this load sees the clear and we set the bit again. */
+static inline bool evc_arm(sr_a64 *armed, uint64_t bit, bool fenced)
+{
+#ifndef SR_MODEL_NO_ARM_CHECK
+	if (fenced && (ld_seqcst(armed) & bit)) /* pairs with the fetch_and in evc_disarm */
+		return false;
+#else
+	if (fenced)
+		return false;
+#endif
+	fetch_or_seqcst(armed, bit); /* a skipping waker's load of armed sees it... */
+	EVC_ARM_FENCE();             /* ...or its publication is seen by our re-check */
+	return true;
+}
+
+/* An endpoint's holder that has stayed awake gives the bit back, so that
+ * wakers skip the handshake again. Another holder of the endpoint may be
+ * asleep, or about to sleep, counting on the bit: it counted itself in *n
+ * (evc_announce) before it looked at the bit (evc_arm), and a poller has
+ * published its pid in *polled before it looked (poll.c). We clear the bit
+ * before we look at them. If one is there, the bit goes back, barrier and
+ * all, and we return false: a waker may have skipped while it was clear, so
+ * the caller bumps the epoch and wakes the line (and signals pollers), and
+ * whoever was asleep re-checks the ring. */
+static inline bool evc_disarm(sr_a64 *armed, uint64_t bit, sr_a32 *n, sr_a32 *polled)
+{
+	fetch_and_seqcst(armed, ~bit); /* pairs with the load in evc_arm */
+#ifndef SR_MODEL_NO_DISARM_RESTORE
+	if (ld_seqcst(n) == 0 && (!polled || ld_seqcst(polled) == 0))
+#else
+	(void)n, (void)polled;
+#endif
+		return true;
+	fetch_or_seqcst(armed, bit);
+	EVC_ARM_FENCE();
+	return false;
 }
 
 #endif /* SHMRING_EVCOUNT_H */

@@ -114,9 +114,9 @@ struct shmring {
 	int64_t next_live_check; /* CLOCK_MONOTONIC ns of the next liveness look */
 	uint32_t seen_closes[2]; /* totals.closes at the last look, per direction */
 	uint32_t empty_wakes[2]; /* FUTEX_WAKEs in a row that woke nobody, per direction */
-	bool armed[2];           /* this handle armed its endpoint's bit, per direction (wait.c) */
+	bool armed[2];           /* this handle armed its endpoint's bit, per direction (wait.c);
+				  * another holder of the endpoint may have cleared it since */
 	int64_t awake_since[2];  /* when it last armed or woke, per direction (wait.c) */
-	unsigned forks_at_open;  /* shmring__forks() when the handle was opened */
 	/* Calls that found what they waited for only when a liveness slice
 	 * ran out, not woken: a wakeup lost (or a peer that died mid-message).
 	 * For the tests of the wait protocol. */
@@ -198,11 +198,6 @@ extern unsigned shmring__forkgen_v; /* peers.c: +1 in every forked child */
 static inline unsigned shmring__forkgen(void)
 {
 	return __atomic_load_n(&shmring__forkgen_v, __ATOMIC_RELAXED);
-}
-extern unsigned shmring__forks_v; /* peers.c: +1 in both parent and child at every fork */
-static inline unsigned shmring__forks(void)
-{
-	return __atomic_load_n(&shmring__forks_v, __ATOMIC_RELAXED);
 }
 void shmring__drop(shmring *r, uint64_t n);
 

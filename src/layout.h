@@ -82,15 +82,16 @@ struct sr_pos_line {
  * the data line, producers on the room line): set while that endpoint has a
  * thread asleep, so wakers load one word, and the reaper of a dead sleeper
  * clears its bit exactly (a count could not tell what the dead had added).
- * While `armed` reads zero, no endpoint of that side has ever slept or polled
- * here, and wakers skip the handshake (wait.c, "Arming"). */
+ * While `armed` reads zero, no endpoint of that side sleeps or polls here
+ * (none has, or each gave its bit back after staying awake), and wakers skip
+ * the handshake (wait.c, "Arming"). */
 struct sr_wait_line {
 	sr_a32 epoch;    /* +0x00 futex word: wakers add 1 before FUTEX_WAKE */
 	uint32_t resv0;  /* +0x04 zero */
 	sr_a32 want;     /* +0x08 a pollfd waits for the next transition (one-shot) */
 	uint32_t resv1;  /* +0x0c zero */
 	sr_a64 mask;     /* +0x10 bit (index % SR_EP_PER_SIDE): that endpoint may sleep */
-	sr_a64 armed;    /* +0x18 same bits, sticky: that endpoint has waited here (wait.c) */
+	sr_a64 armed;    /* +0x18 same bits: that endpoint waits here, or did lately (wait.c) */
 	uint64_t pad[28];
 };
 

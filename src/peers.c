@@ -29,23 +29,16 @@
 /* ---- fork generations: a claim or peek outstanding at fork stays the parent's */
 
 unsigned shmring__forkgen_v; /* __atomic: read on every call (internal.h) */
-unsigned shmring__forks_v;   /* __atomic: forks this process took part in (wait.c, disarm) */
 static pthread_once_t forkgen_once = PTHREAD_ONCE_INIT;
-
-static void forkgen_parent(void)
-{
-	__atomic_fetch_add(&shmring__forks_v, 1, __ATOMIC_RELAXED);
-}
 
 static void forkgen_child(void)
 {
 	__atomic_fetch_add(&shmring__forkgen_v, 1, __ATOMIC_RELAXED);
-	__atomic_fetch_add(&shmring__forks_v, 1, __ATOMIC_RELAXED);
 }
 
 static void forkgen_setup(void)
 {
-	pthread_atfork(NULL, forkgen_parent, forkgen_child);
+	pthread_atfork(NULL, NULL, forkgen_child);
 }
 
 /* ---- locks */
@@ -280,7 +273,6 @@ int shmring__attach_roles(shmring *r, int role)
 	}
 	r->role = role;
 	r->bound_forkgen = shmring__forkgen();
-	r->forks_at_open = shmring__forks();
 	if (role & SHMRING_PRODUCER)
 		r->cached_head = ld_acquire(&r->h->cons.pos);
 	return 0;

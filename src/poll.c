@@ -195,12 +195,17 @@ void shmring__poll_rearm(shmring *r)
 	for (int i = 0; i < 2; i++) {
 		if (ro[i]->idx < 0 || r->poll_sock[i] < 0)
 			continue;
-		shmring__arm(r, i == 0 ? SR_ROOM : SR_DATA); /* wakers look at `want` */
 		drain(r->poll_sock[i]);
+		/* pairs with the loads in evc_disarm: a holder of the
+		 * endpoint that disarms sees the pid, or we see its clear
+		 * below (shmring__arm) */
 		st_release(&ro[i]->ep->poll_pid, (uint32_t)getpid());
 		atomic_store_explicit(&line[i]->want, 1, memory_order_seq_cst);
 	}
 	shmring__fence_waiter(r); /* pairs with the fence in shmring__wake (wait.c) */
+	for (int i = 0; i < 2; i++)
+		if (ro[i]->idx >= 0 && r->poll_sock[i] >= 0)
+			shmring__arm(r, i == 0 ? SR_ROOM : SR_DATA); /* wakers look at `want` */
 	refresh_watch(r);
 	if (ready(r)) {
 		for (int i = 0; i < 2; i++)

@@ -8,6 +8,7 @@
  */
 #include "common.h"
 
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -770,6 +771,265 @@ MODE_TEST(endpoints, a_waiter_awake_for_a_while_disarms_and_is_still_woken, TMO)
 		cr_assert_gt(a.disarmed, 0, "%s: the consumer never disarmed", M);
 	shmring_close(c);
 	shmring_close(p);
+}
+
+struct late_send {
+	shmring *p;
+	int v;
+	int rc;
+};
+
+static void *send_in_3ms(void *arg)
+{
+	struct late_send *a = arg;
+	t_sleep_ms(3);
+	a->rc = shmring_send(a->p, &a->v, sizeof(a->v), 5 * SEC);
+	return NULL;
+}
+
+/* Consumer c sleeps once (it arms), then catches message v, which p sends
+ * 3 ms later, while spinning: awake past SR_DISARM_NS, it tries to disarm. */
+static void sleep_then_catch(shmring *p, shmring *c, int v)
+{
+	int got = -1;
+	shmring_set_spin(c, 0);
+	cr_assert_eq(shmring_recv(c, &got, sizeof(got), MS), -ETIMEDOUT, "%d: the sleep", v);
+	shmring_set_spin(c, -1);
+	struct late_send ls = { .p = p, .v = v };
+	pthread_t th;
+	cr_assert_eq(pthread_create(&th, NULL, send_in_3ms, &ls), 0);
+	ssize_t n = shmring_recv(c, &got, sizeof(got), 5 * SEC);
+	pthread_join(th, NULL);
+	cr_assert_eq(ls.rc, 0, "%d: send: %d", v, ls.rc);
+	cr_assert_eq(n, (ssize_t)sizeof(got), "%d: recv: %zd", v, n);
+	cr_assert_eq(got, v);
+}
+
+/*
+ * After a fork the parent and the child hold the same consumer endpoint, as
+ * the ends of shmring_pipe are held. The parent's copy, awake for a while,
+ * gives the armed bit back (wait.c, disarm), so that sends stop fencing;
+ * the child's copy, which believes itself armed since before the fork, must
+ * still be woken when it sleeps: it looks at the bit itself and arms again
+ * (evc_arm). Each round: the parent sleeps once (arms), catches a message
+ * while spinning 3 ms later (disarms: the test reads the bit in the
+ * segment), then the child sleeps and the parent sends to it. A lost wakeup
+ * shows as a message the child found only when a liveness slice ran out
+ * (slice_finds), whatever the load on the machine.
+ */
+Test(endpoints, a_forked_holder_that_disarms_leaves_its_twin_wakeable, TMO)
+{
+	enum { ROUNDS = 20 };
+	shmring *p, *c;
+	t_pair(SHMRING_SPSC, 4096, 64, &p, &c);
+	struct sr_header *h = p->h; /* the segment, as every process sees it */
+	int v = -1, go[2], back[2];
+	shmring_set_spin(c, 0);
+	cr_assert_eq(shmring_recv(c, &v, sizeof(v), MS), -ETIMEDOUT, "the first sleep");
+	cr_assert(c->armed[SR_DATA], "the consumer slept, yet its handle is not armed");
+	bool can_disarm = __atomic_load_n(&shmring__light, __ATOMIC_RELAXED) > 0 &&
+			  !atomic_load(&h->totals.full_fences);
+	t_pipe(go);
+	t_pipe(back);
+	pid_t kid = t_fork();
+	if (kid == 0) {
+		shmring_set_spin(c, 0);
+		for (int i = 0; i < ROUNDS; i++) {
+			CHILD_CHECK(t_get(go[0], 10000) == 's', i, 0);
+			ssize_t n = shmring_recv(c, &v, sizeof(v), 5 * SEC);
+			CHILD_CHECK(n == (ssize_t)sizeof(v) && v == 1000 + i, n, v);
+			t_put(back[1], c->slice_finds[SR_DATA] ? 'L' : 'k');
+		}
+		_exit(0);
+	}
+	int disarmed = 0;
+	for (int i = 0; i < ROUNDS; i++) {
+		/* On a loaded machine the message may be there before the
+		 * receive starts (no spin, no disarm): then again. */
+		for (int k = 0; k < 20; k++) {
+			sleep_then_catch(p, c, i);
+			if (!can_disarm || !atomic_load(&h->dwait.armed))
+				break;
+		}
+		disarmed += atomic_load(&h->dwait.armed) == 0;
+		t_put(go[1], 's');
+		int64_t until = t_now() + 5 * SEC;
+		while (t_stat(p).sleepers == 0 && t_now() < until)
+			usleep(20);
+		cr_assert_eq(t_stat(p).sleepers, 1, "round %d: the child never slept", i);
+		cr_assert_eq(shmring_send(p, &(int){ 1000 + i }, sizeof(int), 5 * SEC), 0);
+		int r = t_get(back[0], 10000);
+		if (r != 'k' && r != 'L')
+			t_reap_ok(kid, 10, "the twin"); /* with its report */
+		cr_assert_eq(r, 'k', "round %d: %s", i,
+			     r == 'L' ? "the child was not woken: it found the message when "
+					"a liveness slice ran out" :
+					"the child did not answer");
+	}
+	t_reap_ok(kid, 10, "the twin");
+	if (can_disarm)
+		cr_assert_eq(disarmed, ROUNDS,
+			     "the parent's copy gave the bit back in %d of %d rounds", disarmed,
+			     ROUNDS);
+	for (int k = 0; k < 2; k++) {
+		close(go[k]);
+		close(back[k]);
+	}
+	shmring_close(p);
+	shmring_close(c);
+}
+
+/*
+ * The same twins, the child's copy now waiting in poll(2) on its pollfd (it
+ * announces no sleep then: it has published its pid on the endpoint). The
+ * parent's copy, awake for a while, must keep the bit: without it the
+ * parent's sends would skip the handshake and never signal the pollfd.
+ */
+Test(endpoints, a_forked_holder_keeps_the_bit_while_its_twin_polls, TMO)
+{
+	enum { ROUNDS = 10 };
+	shmring *p, *c;
+	t_pair(SHMRING_SPSC, 4096, 64, &p, &c);
+	int v = -1, go[2], back[2];
+	t_pipe(go);
+	t_pipe(back);
+	pid_t kid = t_fork();
+	if (kid == 0) {
+		int fd = shmring_pollfd(c);
+		CHILD_CHECK(fd >= 0, fd, 0);
+		t_put(back[1], 'p');
+		for (int i = 0; i < ROUNDS; i++) {
+			CHILD_CHECK(t_get(go[0], 10000) == 's', i, 0);
+			/* The parent's sends to itself signal us too (one
+			 * endpoint): a readable pollfd may find nothing. */
+			ssize_t n = -EAGAIN;
+			for (int64_t until = t_now() + 5 * SEC; n == -EAGAIN && t_now() < until;) {
+				struct pollfd pf = { .fd = fd, .events = POLLIN };
+				if (poll(&pf, 1, 100) == 1)
+					n = shmring_recv(c, &v, sizeof(v), 0);
+			}
+			CHILD_CHECKF(n != -EAGAIN, i, 0,
+				     "round %lld: the pollfd was not signalled in 5 s", (long long)i);
+			CHILD_CHECK(n == (ssize_t)sizeof(v) && v == 1000 + i, n, v);
+			n = shmring_recv(c, &v, sizeof(v), 0); /* -EAGAIN: armed again */
+			CHILD_CHECK(n == -EAGAIN, n, i);
+			t_put(back[1], 'k');
+		}
+		_exit(0);
+	}
+	cr_assert_eq(t_get(back[0], 10000), 'p', "the child made no pollfd");
+	for (int i = 0; i < ROUNDS; i++) {
+		sleep_then_catch(p, c, i);
+		cr_assert_neq(atomic_load(&c->h->dwait.armed), 0,
+			      "round %d: the bit was given back while the twin polls", i);
+		t_put(go[1], 's');
+		cr_assert_eq(shmring_send(p, &(int){ 1000 + i }, sizeof(int), 5 * SEC), 0);
+		if (t_get(back[0], 10000) != 'k') {
+			t_reap_ok(kid, 10, "the polling twin"); /* with its report */
+			cr_assert_fail("round %d: the twin did not answer", i);
+		}
+	}
+	t_reap_ok(kid, 10, "the polling twin");
+	for (int k = 0; k < 2; k++) {
+		close(go[k]);
+		close(back[k]);
+	}
+	shmring_close(p);
+	shmring_close(c);
+}
+
+/*
+ * Twins at work at once: four forked writers share the write end of one
+ * stream, as they would a pipe's, and spin 0.5 ms before they sleep for
+ * room, while the reader alternates stretches of 5 ms with pauses of 1-4
+ * ms. Copies of the handle disarm while others sleep, or arrive to sleep,
+ * on the same bit (evc_disarm, evc_arm): every write must arrive whole, and
+ * no writer may find its room only when a liveness slice ran out.
+ */
+Test(endpoints, twin_writers_disarm_and_sleep_on_one_stream_end, .timeout = 180)
+{
+	enum { W = 4, WRITES = 30000 };
+	shmring *ends[2];
+	struct shmring_config cfg = { .capacity = 4096 };
+	cr_assert_eq(shmring_pipe(ends, &cfg), 0);
+	struct twins {
+		int disarms[W], slice_finds[W];
+	} *sh = t_shared(sizeof(*sh));
+	bool can_disarm = __atomic_load_n(&shmring__light, __ATOMIC_RELAXED) > 0 &&
+			  !atomic_load(&ends[1]->h->totals.full_fences);
+	shmring_set_spin(ends[1], 500 * 1000);
+	pid_t kid[W];
+	for (int w = 0; w < W; w++) {
+		kid[w] = t_fork();
+		if (kid[w] != 0)
+			continue;
+		shmring_close(ends[0]);
+		shmring *e = ends[1];
+		static char blk[512];
+		bool was = e->armed[SR_ROOM];
+		for (int i = 0; i < WRITES; i++) {
+			size_t n = 8 + (size_t)((i * 977 + w * 131) % 500);
+			blk[0] = (char)(n & 0xff);
+			blk[1] = (char)(n >> 8);
+			memset(blk + 2, 'A' + w, n - 2);
+			ssize_t k = shmring_write(e, blk, n, 10 * SEC);
+			CHILD_CHECK(k == (ssize_t)n, k, i);
+			sh->disarms[w] += was && !e->armed[SR_ROOM];
+			was = e->armed[SR_ROOM];
+		}
+		sh->slice_finds[w] = (int)e->slice_finds[SR_ROOM];
+		shmring_close(e);
+		_exit(0);
+	}
+	shmring_close(ends[1]);
+	static uint8_t buf[1 << 16];
+	size_t have = 0, records = 0, per[W] = { 0 };
+	uint64_t rs = 12345;
+	int64_t stretch = t_now();
+	for (;;) {
+		if (t_now() - stretch > 5 * MS) {
+			rs = rs * 6364136223846793005ULL + 1442695040888963407ULL;
+			t_sleep_ms(1 + (int)(rs >> 33) % 4);
+			stretch = t_now();
+		}
+		ssize_t k = shmring_read(ends[0], buf + have, 1000, 10 * SEC);
+		cr_assert_geq(k, 0, "read: %zd (%s)", k, t_err((int)k));
+		if (k == 0)
+			break;
+		have += (size_t)k;
+		size_t at = 0;
+		while (have - at >= 2) {
+			size_t n = buf[at] | (size_t)buf[at + 1] << 8;
+			cr_assert(n >= 8 && n < 512, "record %zu: bad length %zu", records, n);
+			if (have - at < n)
+				break;
+			int w = buf[at + 2] - 'A';
+			cr_assert(w >= 0 && w < W, "record %zu: writer %d", records, w);
+			for (size_t i = 3; i < n; i++)
+				cr_assert_eq(buf[at + i], buf[at + 2], "record %zu cut or interleaved",
+					     records);
+			per[w]++;
+			at += n;
+			records++;
+		}
+		memmove(buf, buf + at, have - at);
+		have -= at;
+	}
+	cr_assert_eq(have, 0, "%zu stray bytes", have);
+	int disarms = 0;
+	for (int w = 0; w < W; w++) {
+		t_reap_ok(kid[w], 10, "a writer");
+		cr_assert_eq(per[w], WRITES, "writer %d: %zu writes arrived", w, per[w]);
+		cr_assert_eq(sh->slice_finds[w], 0,
+			     "writer %d found room %d times only when a liveness slice ran out: "
+			     "wakeups were lost",
+			     w, sh->slice_finds[w]);
+		disarms += sh->disarms[w];
+	}
+	if (can_disarm)
+		cr_assert_gt(disarms, 0, "no writer ever disarmed: the test did not test");
+	cr_log_info("%zu writes, %d disarms", records, disarms);
+	shmring_close(ends[0]);
 }
 
 /* Every fcntl(2) of this test process, the library's lock probes among

@@ -11,11 +11,23 @@
 // it): each waiter gets one such spurious return, at a point Relacy picks. A
 // lost wakeup shows as a deadlock: a waiter asleep with the data published.
 //
-// Built four times: as is (must pass), and without the waiter's fence, the
-// waker's fence, or the repair in evc_retire (each must fail: proof that the
-// check can see the bug).
+// The `armed` word is modelled too: a waker that finds it zero skips the
+// handshake. wait.c's waker loads it with no fence at all, and the waiter
+// that sets a bit follows with membarrier(2), a barrier on every CPU; the
+// model cannot run that, so it puts a full fence in the waker before the
+// load and one after the waiter's setting of the bit (EVC_ARM_FENCE): the
+// pair of fences that the asymmetric barrier stands for.
+//
+// Built eight times: as is (must pass), and without the waiter's fence, the
+// waker's fence, the barrier after arming, the repair in evc_retire, the
+// early epoch read, the waiter's look at its armed bit, or the disarmer's
+// look at the sleep count (each must fail: proof that the check can see the
+// bug).
 #define SHMRING_RELACY 1
 #include "atomics.h"
+#ifdef SR_MODEL_DROP_ARM_FENCE
+#define EVC_ARM_FENCE() ((void)0)
+#endif
 #include "evcount.h"
 
 struct futex_model {
@@ -46,6 +58,7 @@ struct futex_model {
 // of two endpoints (bits 1 and 2).
 struct line {
 	sr_a64 mask;
+	sr_a64 armed;
 	sr_a32 epoch;
 	sr_a32 n[2];
 	futex_model fx;
@@ -53,14 +66,21 @@ struct line {
 	void init()
 	{
 		mask($).store(0, rl::mo_relaxed);
+		armed($).store(0, rl::mo_relaxed);
 		epoch($).store(0, rl::mo_relaxed);
 		n[0]($).store(0, rl::mo_relaxed);
 		n[1]($).store(0, rl::mo_relaxed);
 	}
 
-	// the waker's half of wait.c, after publishing
+	// the waker's half of wait.c, after publishing: shmring__wake skips
+	// while armed reads zero (the fence stands for membarrier's)
 	void wake()
 	{
+#ifndef SR_MODEL_DROP_WAKER_FENCE
+		fence_full(); /* the waker's side of both pairs: dropped with the other */
+#endif
+		if (armed($).load(rl::mo_relaxed) == 0)
+			return;
 		if (evc_must_wake(&mask, false)) {
 			evc_bump(&epoch);
 			fx.wake();
@@ -80,7 +100,8 @@ struct line {
 	}
 
 	// the loop of wait.c, for endpoint ep, until ready() holds
-	template <class F> void await(int ep, F ready)
+	// fenced: this waiter armed before (wait.c's flag of its handle)
+	template <class F> void await(int ep, F ready, bool fenced = false)
 	{
 		uint64_t bit = (uint64_t)1 << (ep + 1);
 		int spurious = 1;
@@ -88,6 +109,8 @@ struct line {
 			if (ready())
 				return;
 			uint32_t e = evc_announce(&mask, bit, &n[ep], &epoch, false);
+			evc_arm(&armed, bit, fenced);
+			fenced = true;
 			if (ready()) {
 				if (evc_retire(&mask, bit, &n[ep])) {
 					evc_bump(&epoch);
@@ -122,9 +145,9 @@ template <class Self, int Threads> struct one_message : rl::test_suite<Self, Thr
 		l.wake();
 	}
 
-	void receive(int ep)
+	void receive(int ep, bool fenced = false)
 	{
-		l.await(ep, [&] { return data($).load(rl::mo_acquire) != 0; });
+		l.await(ep, [&] { return data($).load(rl::mo_acquire) != 0; }, fenced);
 	}
 };
 
@@ -216,6 +239,30 @@ struct reaper : one_message<reaper, 3> {
 	}
 };
 
+// Two holders of one endpoint (a handle and its copy in a forked process),
+// both armed: one has stayed awake and gives the bit back (wait.c's
+// disarm) while the other goes to sleep counting on it.
+struct disarm_sharer : one_message<disarm_sharer, 3> {
+	void before()
+	{
+		one_message<disarm_sharer, 3>::before();
+		l.armed($).store((uint64_t)1 << 1, rl::mo_relaxed);
+	}
+	void thread(unsigned id)
+	{
+		if (id == 0) {
+			publish();
+		} else if (id == 1) {
+			if (!evc_disarm(&l.armed, (uint64_t)1 << 1, &l.n[0], nullptr)) {
+				evc_bump(&l.epoch);
+				l.fx.wake();
+			}
+		} else {
+			receive(0, true);
+		}
+	}
+};
+
 int main()
 {
 	rl::test_params p;
@@ -226,6 +273,7 @@ int main()
 	ok = rl::simulate<shared_endpoint>(p) && ok;
 	ok = rl::simulate<two_endpoints>(p) && ok;
 	ok = rl::simulate<reaper>(p) && ok;
+	ok = rl::simulate<disarm_sharer>(p) && ok;
 	rl::test_params full;
 	full.search_type = rl::fair_context_bound_scheduler_type;
 	full.context_bound = 3;
