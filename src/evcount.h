@@ -133,7 +133,14 @@ static inline void evc_bump(sr_a32 *epoch)
  *
  * The look comes after our count in *n (evc_announce's fence): either the
  * disarmer's load of the count, after its clear, sees us and puts the bit
- * back, or this load sees the clear and we set the bit again. */
+ * back, or this load sees the clear and we set the bit again.
+ *
+ * A fenced holder can still find a bit that a third holder has set again
+ * after a clear, its barrier on the way, and miss in its re-check what a
+ * waker published while the bit was clear: then that third holder, which
+ * sleeps for the same endpoint, sees it after its barrier, and the endpoint
+ * does not stall. (Two holders of a single-side endpoint do not wait at
+ * once anyway, API.md; the writers of a stream may.) */
 static inline bool evc_arm(sr_a64 *armed, uint64_t bit, bool fenced)
 {
 #ifndef SR_MODEL_NO_ARM_CHECK
