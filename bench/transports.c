@@ -61,6 +61,7 @@ const char *const bench_not_built[][2] = {
 	"not built: no shmring_bridge (bridge/ needs ZeroMQ, libzmq3-dev; SHMRING_BUILD_BRIDGE)"
 	{ "bridge", NO_BRIDGE },
 	{ "bridge-thread", NO_BRIDGE },
+#undef NO_BRIDGE
 #endif
 	{ NULL, NULL },
 };

@@ -224,8 +224,8 @@ static uint64_t bit_of(shmring *r, enum sr_dir dir, int *idx)
 	return *idx < 0 ? 0 : (uint64_t)1 << ((unsigned)*idx - sleeper_base(dir));
 }
 
-/* A pollfd's arming (poll.c), after it published its pid and `want`, and
- * fenced, before its re-check. */
+/* Before the re-check of a sleep (block, after the announcement) or of a
+ * pollfd (poll.c, after it published its pid and `want`, and fenced). */
 void shmring__arm(shmring *r, enum sr_dir dir)
 {
 	int idx;
@@ -482,8 +482,7 @@ static int block(shmring *r, enum sr_dir dir, sr_try_fn fn, void *arg, int64_t t
 	for (;;) {
 		uint32_t e = evc_announce(&w->mask, bit, nsleep, &w->epoch,
 					  r->flags & SHMRING_FENCE_FREE);
-		evc_arm(&w->armed, bit, r->armed[dir]); /* wakers must not skip us */
-		r->armed[dir] = true;
+		shmring__arm(r, dir); /* wakers must not skip us */
 		rc = fn(r, arg);
 		now = shmring__now();
 		r->awake_since[dir] = now; /* awake (again): no clock read of its own */
