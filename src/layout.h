@@ -201,6 +201,7 @@ struct sr_header {
 #define SR_STR_TAG(w) ((uint32_t)((w) >> 40))
 #define SR_STREAM_MIN 4096u           /* PIPE_BUF: smaller streams are refused */
 #define SR_STREAM_CHUNK_MAX (8u << 10) /* largest stream record: room comes back in these steps */
+#define SR_STREAM_AREA_MIN (32u << 10) /* a stream's smallest area: four records of the largest */
 
 /* ---- Slots (SPMC, MPMC) ----
  * Vyukov's bounded queue over fixed slots. seq == pos: free for the producer

@@ -407,11 +407,13 @@ static void consume(shmring *r, uint64_t h, uint64_t size, uint64_t what)
 	st_relaxed(&e->resv_pos, SR_RESV_NONE);
 }
 
-/* Find the next message at the head, passing over padding. Returns 0 with
- * its position and header word, -EAGAIN when there is none yet, -EBADMSG. */
-static int next_msg(shmring *r, uint64_t *pos, uint64_t *word)
+/* Find the next message at the head, passing over padding (*passed: some,
+ * room the producers may be waiting for). Returns 0 with its position and
+ * header word, -EAGAIN when there is none yet, -EBADMSG. */
+static int next_msg(shmring *r, uint64_t *pos, uint64_t *word, bool *passed)
 {
-	uint64_t h = ld_relaxed(&r->h->cons.pos); /* written by this side only */
+	uint64_t h = ld_relaxed(&r->h->cons.pos), h0 = h; /* written by this side only */
+	*passed = false;
 	if (h & 7)
 		return sr_corrupt(r);
 	for (;;) {
@@ -428,10 +430,14 @@ static int next_msg(shmring *r, uint64_t *pos, uint64_t *word)
 			*word = w;
 			return 0;
 		}
+		/* No more than a lap lies between head and tail: an SP consumer
+		 * zeroes nothing, and a hostile lap of padding read as padding
+		 * would keep it here for ever. */
 		if (type != SR_REC_PAD || len < SR_REC_HDR || len % 8 || idx + len > r->end ||
-		    SR_REC_TAG(w))
+		    SR_REC_TAG(w) || h - h0 + len > r->cap)
 			return sr_corrupt(r);
 		consume(r, h, len, 0);
+		*passed = true;
 		h += len;
 	}
 }
@@ -457,7 +463,9 @@ static int sp_recv(shmring *r, struct iovec *v, int n)
 			break;
 		}
 		if (type == SR_REC_PAD) {
-			if (len < SR_REC_HDR || len % 8 || idx + len > r->end || SR_REC_TAG(w)) {
+			/* within a lap of the head, as in next_msg */
+			if (len < SR_REC_HDR || len % 8 || idx + len > r->end || SR_REC_TAG(w) ||
+			    h - h0 + len > r->cap) {
 				rc = sr_corrupt(r);
 				break;
 			}
@@ -496,11 +504,15 @@ static int rec_recv(shmring *r, struct iovec *v, int n)
 		return sp_recv(r, v, n);
 	int i;
 	uint64_t h = 0, w = 0;
+	bool passed = false;
 	for (i = 0; i < n; i++) {
-		int rc = next_msg(r, &h, &w);
+		int rc = next_msg(r, &h, &w, &passed);
 		if (rc < 0) {
-			if (i == 0)
+			if (i == 0) {
+				if (passed) /* padding only: room all the same */
+					shmring__wake(r, SR_ROOM);
 				return rc;
+			}
 			break;
 		}
 		uint32_t len = SR_REC_LEN(w);
@@ -523,7 +535,10 @@ static int rec_recv(shmring *r, struct iovec *v, int n)
 static int rec_peek(shmring *r, const void **msg, size_t *len)
 {
 	uint64_t h, w;
-	int rc = next_msg(r, &h, &w);
+	bool passed;
+	int rc = next_msg(r, &h, &w, &passed);
+	if (passed) /* the room of the padding it passed */
+		shmring__wake(r, SR_ROOM);
 	if (rc < 0)
 		return rc;
 	r->peek_pos = h;

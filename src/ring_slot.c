@@ -144,10 +144,12 @@ static int slot_abort(shmring *r)
 
 /* ---- consumer ---- */
 
-/* Take the next message that fits `cap` bytes, passing over skips. */
-static int next_msg(shmring *r, uint64_t cap, uint64_t *pos_out, uint64_t *len_out)
+/* Take the next message that fits `cap` bytes, passing over skips
+ * (*passed: some, freed slots the producers may be waiting for). */
+static int next_msg(shmring *r, uint64_t cap, uint64_t *pos_out, uint64_t *len_out, bool *passed)
 {
 	sr_a64 *deq = &r->h->cons.pos;
+	*passed = false;
 	for (;;) {
 		uint64_t pos = ld_relaxed(deq);
 		struct sr_slot *s = slot_at(r, pos);
@@ -170,6 +172,7 @@ static int next_msg(shmring *r, uint64_t cap, uint64_t *pos_out, uint64_t *len_o
 		len = ld_relaxed(&s->len); /* re-read: only hostile hands change it now */
 		if (len == SR_SLOT_SKIP) {
 			done(s, pos + r->cap, r->cons.ep);
+			*passed = true;
 			continue;
 		}
 		if (len > r->max_msg || len > cap) { /* changed under us: hostile */
@@ -187,10 +190,14 @@ static int slot_recv(shmring *r, struct iovec *v, int n)
 	int i;
 	for (i = 0; i < n; i++) {
 		uint64_t pos, len;
-		int rc = next_msg(r, v[i].iov_len, &pos, &len);
+		bool passed;
+		int rc = next_msg(r, v[i].iov_len, &pos, &len, &passed);
 		if (rc < 0) {
-			if (i == 0)
+			if (i == 0) {
+				if (passed) /* skips only: freed slots all the same */
+					shmring__wake(r, SR_ROOM);
 				return rc;
+			}
 			break;
 		}
 		struct sr_slot *s = slot_at(r, pos);
@@ -207,7 +214,10 @@ static int slot_recv(shmring *r, struct iovec *v, int n)
 static int slot_peek(shmring *r, const void **msg, size_t *len)
 {
 	uint64_t pos, l;
-	int rc = next_msg(r, UINT64_MAX, &pos, &l);
+	bool passed;
+	int rc = next_msg(r, UINT64_MAX, &pos, &l, &passed);
+	if (passed) /* the slots of the skips it passed */
+		shmring__wake(r, SR_ROOM);
 	if (rc < 0)
 		return rc;
 	r->peek_pos = pos;

@@ -319,6 +319,7 @@ int shmring__stream_get(shmring *r, void *buf, size_t n)
 	sr_a64 *headp = &r->h->cons.pos, *offp = &r->h->cons.aux;
 	uint64_t h = ld_relaxed(headp), off = ld_relaxed(offp), got = 0;
 	uint8_t *out = buf;
+	bool passed = false; /* a record or padding: room the writers may wait for */
 	if (h & 7)
 		return sr_corrupt(r);
 	if (SR_UNLIKELY(off & OFF_PASSING)) {
@@ -327,6 +328,7 @@ int shmring__stream_get(shmring *r, void *buf, size_t n)
 			return rc;
 		h = ld_relaxed(headp);
 		off = 0;
+		passed = true;
 	}
 	while (got < n) {
 		uint64_t idx = h & r->mask;
@@ -341,6 +343,7 @@ int shmring__stream_get(shmring *r, void *buf, size_t n)
 			return sr_corrupt(r);
 		if (type == SR_STR_PAD) {
 			pass(r, h, size);
+			passed = true;
 			h += size;
 			continue;
 		}
@@ -353,6 +356,7 @@ int shmring__stream_get(shmring *r, void *buf, size_t n)
 		}
 		if (type == SR_STR_CLOSED) {
 			pass(r, h, size);
+			passed = true;
 			off = 0;
 			h += size;
 			continue;
@@ -366,8 +370,11 @@ int shmring__stream_get(shmring *r, void *buf, size_t n)
 		atomic_compare_exchange_strong(
 			hw, &w, SR_STR_WORD(SR_STR_CLOSED, len, size, SR_STR_TAG(w)));
 	}
-	if (!got)
+	if (!got) {
+		if (passed)
+			shmring__wake(r, SR_ROOM);
 		return -EAGAIN;
+	}
 	st_relaxed(offp, off);
 	struct sr_endpoint *e = r->cons.ep;
 	st_relaxed(&e->count, ld_relaxed(&e->count) + got);

@@ -72,6 +72,13 @@ static uint64_t spill(uint32_t mode, uint32_t flags, uint64_t max_msg)
 	return messages ? SR_SPILL(max_msg) : 0;
 }
 
+/* A stream's largest record: a quarter of its area, at most
+ * SR_STREAM_CHUNK_MAX (layout.h). */
+static uint64_t stream_chunk(uint64_t area)
+{
+	return area / 4 < SR_STREAM_CHUNK_MAX ? area / 4 : SR_STREAM_CHUNK_MAX;
+}
+
 static int plan(const struct shmring_config *cfg, struct geometry *g)
 {
 	static const struct shmring_config defaults;
@@ -99,8 +106,10 @@ static int plan(const struct shmring_config *cfg, struct geometry *g)
 			return -EINVAL;
 		if (req < SR_STREAM_MIN)
 			return -EINVAL;
-		uint64_t area = pow2_ceil(2 * req < 32768 ? 32768 : 2 * req);
-		uint64_t chunk = area / 4 < SR_STREAM_CHUNK_MAX ? area / 4 : SR_STREAM_CHUNK_MAX;
+		uint64_t area = pow2_ceil(2 * req);
+		if (area < SR_STREAM_AREA_MIN)
+			area = SR_STREAM_AREA_MIN;
+		uint64_t chunk = stream_chunk(area);
 		g->mode = cfg->mode;
 		g->flags = cfg->flags;
 		g->perm = cfg->perm ? cfg->perm : 0600;
@@ -115,12 +124,18 @@ static int plan(const struct shmring_config *cfg, struct geometry *g)
 		max_msg = req / 2 < SHMRING_DEFAULT_MAX_MSG ? req / 2 : SHMRING_DEFAULT_MAX_MSG;
 	if (max_msg > req / 2)
 		return -EINVAL;
+	/* What the header's fields can hold (check_header refuses the rest as
+	 * corrupt): a record's length is 32 bits, a slot ring's slot size and
+	 * slot count are 32 bits each. */
+	bool records = cfg->mode == SHMRING_SPSC || cfg->mode == SHMRING_MPSC;
+	if (records && max_msg > SR_REC_MAX_LEN)
+		return -EINVAL;
 
 	g->mode = cfg->mode;
 	g->flags = cfg->flags;
 	g->perm = cfg->perm ? cfg->perm : 0600;
 	g->max_msg = max_msg;
-	if (g->mode == SHMRING_SPSC || g->mode == SHMRING_MPSC) {
+	if (records) {
 		/* Any record of at most half the area fits in an empty ring
 		 * wherever its head stands (before or after the wrap), so the
 		 * area is at least twice the largest record. */
@@ -133,6 +148,8 @@ static int plan(const struct shmring_config *cfg, struct geometry *g)
 		g->nslots = pow2_ceil((req + g->slot_size - 1) / g->slot_size);
 		if (g->nslots < 2) /* Vyukov's sequence numbers need two slots */
 			g->nslots = 2;
+		if (g->slot_size > UINT32_MAX || g->nslots > UINT32_MAX)
+			return -EINVAL;
 		g->capacity = g->nslots * g->slot_size;
 	}
 layout:;
@@ -339,6 +356,14 @@ int shmring__check_header(const struct sr_header *h, uint64_t real_size, uint32_
 			BAD(-EBADMSG, "bad record-ring geometry");
 		if (spill(c.mode, c.flags, c.max_msg) > room - c.capacity)
 			BAD(-EBADMSG, "no room for the spill after the area");
+		/* A stream's writers count on plan()'s geometry: an atomic
+		 * write of PIPE_BUF bytes fits one record of the largest size,
+		 * which fits the area four times. A smaller one would make
+		 * such a write wait forever. */
+		if ((c.flags & SHMRING_STREAM) &&
+		    (c.capacity < SR_STREAM_AREA_MIN ||
+		     c.max_msg + SR_REC_HDR != stream_chunk(c.capacity)))
+			BAD(-EBADMSG, "bad stream geometry");
 		g->cap = c.capacity;
 		g->end = c.capacity + spill(c.mode, c.flags, c.max_msg);
 		g->slot_size = 0;

@@ -1174,3 +1174,89 @@ Test(endpoints, a_waiter_without_membarrier_makes_every_waker_fence_fully, TMO,
 	close(go[0]);
 	close(go[1]);
 }
+
+/* ---- Room freed by passing ---- */
+
+struct room_arg {
+	shmring *r;
+	bool peek;
+	long rc;
+};
+
+static void *take_one(void *arg)
+{
+	struct room_arg *a = arg;
+	static char buf[4096];
+	const void *msg;
+	size_t len;
+	a->rc = a->peek ? shmring_peek(a->r, &msg, &len, 5 * SEC)
+			: shmring_recv(a->r, buf, sizeof(buf), 5 * SEC);
+	if (a->peek && a->rc == 0)
+		shmring_release(a->r);
+	return NULL;
+}
+
+static void *send_2040(void *arg)
+{
+	struct room_arg *a = arg;
+	static char msg[2040];
+	a->rc = shmring_send(a->r, msg, sizeof(msg), 5 * SEC);
+	return NULL;
+}
+
+/* An aborted claim leaves padding (MPSC) or a skip slot (MPMC) that the
+ * consumer passes: the room is free, though no message came with it. A
+ * receive or peek that passed some and found nothing after them returned
+ * -EAGAIN before it woke the producers, and a producer asleep for room
+ * found it only when its liveness slice ran out (slice_finds), 50 ms on. */
+static void room_freed_by_passing(enum shmring_mode mode, bool peek)
+{
+	const char *M = t_mode(mode), *how = peek ? "peek" : "recv";
+	struct shmring_config cfg = t_cfg(mode, 4096, 2040);
+	shmring *c, *p1, *p1b, *p2;
+	int rc = shmring_create_anon(&cfg, SHMRING_CONSUMER, &c);
+	cr_assert_eq(rc, 0, "%s: create: %s", M, t_err(rc));
+	cr_assert_eq(shmring_open_fd(shmring_fd(c), SHMRING_PRODUCER, &p1), 0);
+	cr_assert_eq(shmring_open_fd(shmring_fd(c), SHMRING_PRODUCER, &p1b), 0);
+	cr_assert_eq(shmring_open_fd(shmring_fd(c), SHMRING_PRODUCER, &p2), 0);
+	shmring_set_spin(c, 0);
+	shmring_set_spin(p2, 0);
+	void *b1, *b2;
+	cr_assert_eq(shmring_claim(p1, 2040, &b1, 0), 0, "%s: claim 1", M);
+	cr_assert_eq(shmring_claim(p1b, 2040, &b2, 0), 0, "%s: claim 2", M);
+	static char probe[2040];
+	cr_assert_eq(shmring_send(p2, probe, sizeof(probe), 0), -EAGAIN, "%s: not full", M);
+
+	struct room_arg ca = { .r = c, .peek = peek }, pa = { .r = p2 };
+	pthread_t tc, tp;
+	cr_assert_eq(pthread_create(&tc, NULL, take_one, &ca), 0);
+	cr_assert_eq(pthread_create(&tp, NULL, send_2040, &pa), 0);
+	/* Both asleep: the consumer on data, p2 on room. */
+	for (int i = 0; t_stat(c).sleepers < 2; i++) {
+		cr_assert_lt(i, 5000, "%s: the two never slept", M);
+		t_sleep_ms(1);
+	}
+	cr_assert_eq(shmring_abort(p1), 0, "%s: abort", M);
+	pthread_join(tp, NULL);
+	cr_assert_eq(pa.rc, 0, "%s %s: the blocked send: %ld (%s)", M, how, pa.rc,
+		     t_err((int)pa.rc));
+	cr_assert_eq(p2->slice_finds[SR_ROOM], 0,
+		     "%s %s: the room of the aborted claim was found when a slice ran out, "
+		     "not woken",
+		     M, how);
+	cr_assert_eq(shmring_commit(p1b, 8), 0);
+	pthread_join(tc, NULL);
+	cr_assert_eq(ca.rc, peek ? 0 : 8, "%s %s: %ld (%s)", M, how, ca.rc, t_err((int)ca.rc));
+	shmring_close(p1);
+	shmring_close(p1b);
+	shmring_close(p2);
+	shmring_close(c);
+}
+
+Test(endpoints, passing_an_aborted_claim_wakes_a_producer_waiting_for_room, TMO)
+{
+	for (int peek = 0; peek < 2; peek++) {
+		room_freed_by_passing(SHMRING_MPSC, peek);
+		room_freed_by_passing(SHMRING_MPMC, peek);
+	}
+}

@@ -372,3 +372,58 @@ Test(scribble, a_spinning_consumer_finds_a_slot_sequence_scribbled_ahead, .timeo
 	shmring_close(c);
 	shmring_close(p);
 }
+
+/* A lap of padding written over the whole data area. An SP consumer zeroes
+ * nothing it passes (ring_rec.c), so a receive that took the hostile padding
+ * at its word went round the area for ever: no more than a lap lies between
+ * head and tail, and passing more is corruption. Each call must come back at
+ * once with -EBADMSG (an MP consumer, which zeroes what it passes, may also
+ * find the ring empty after one lap); no call may spin. */
+static void lap_of_padding(enum shmring_mode mode, int call)
+{
+	static const char *calls[] = { "recv", "recvv", "peek" };
+	char name[128];
+	snprintf(name, sizeof(name), "shmring-test-scribble-padlap-%d", (int)getpid());
+	struct shmring_config cfg = t_cfg(mode, 8192, 64);
+	shmring *c = NULL;
+	int rc = shmring_create(name, &cfg, SHMRING_CONSUMER, &c);
+	cr_assert_eq(rc, 0, "create: %s", t_err(rc));
+	size_t len;
+	unsigned char *m = t_map_named(name, &len, NULL);
+	shmring_unlink(name);
+	const struct sr_config_line *cl = (const struct sr_config_line *)m;
+	uint64_t *w = (uint64_t *)(m + cl->data_off);
+	for (uint64_t i = 0; i < cl->capacity / 8; i++)
+		__atomic_store_n(&w[i], SR_REC_WORD(SR_REC_PAD, 8, 0), __ATOMIC_RELEASE);
+
+	char buf[64];
+	struct iovec v[4];
+	for (int i = 0; i < 4; i++)
+		v[i] = (struct iovec){ buf, sizeof(buf) };
+	const void *msg;
+	size_t n;
+	int64_t t0 = t_now();
+	long got = call == 0   ? (long)shmring_recv(c, buf, sizeof(buf), 0)
+		   : call == 1 ? (long)shmring_recvv(c, v, 4, 0)
+			       : (long)shmring_peek(c, &msg, &n, 0);
+	int64_t took = t_now() - t0;
+	if (mode == SHMRING_SPSC)
+		cr_expect_eq(got, -EBADMSG, "%s %s over a lap of padding: %ld (%s)", t_mode(mode),
+			     calls[call], got, t_err((int)got));
+	else
+		cr_expect(got == -EBADMSG || got == -EAGAIN,
+			  "%s %s over a lap of padding: %ld (%s)", t_mode(mode), calls[call], got,
+			  t_err((int)got));
+	cr_expect_lt(took, 1000 * MS, "%s %s took %.3f s", t_mode(mode), calls[call],
+		     (double)took / 1e9);
+	munmap(m, len);
+	shmring_close(c);
+}
+
+Test(scribble, a_lap_of_padding_is_corrupt_not_a_spin, .timeout = 30)
+{
+	for (int call = 0; call < 3; call++) {
+		lap_of_padding(SHMRING_SPSC, call);
+		lap_of_padding(SHMRING_MPSC, call);
+	}
+}

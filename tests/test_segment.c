@@ -963,6 +963,74 @@ MODE_TEST(segment, open_validates_every_header_field, .timeout = 60, .fini = t_u
 	}
 }
 
+/* Configs within the documented limits whose geometry the header's fields
+ * cannot hold: a record's length is 32 bits, and so are a slot ring's slot
+ * size and slot count. create made the object, and its own check at open
+ * then called it corrupt (-EBADMSG); it is a bad config, -EINVAL, found
+ * before anything is made. */
+Test(segment, geometries_the_header_cannot_hold_are_einval, TMO)
+{
+	static const struct {
+		enum shmring_mode mode;
+		uint64_t cap, max_msg;
+		const char *what;
+	} g[] = {
+		{ SHMRING_SPSC, 1ull << 33, 1ull << 32, "SPSC: a record of 2^32 bytes" },
+		{ SHMRING_MPSC, 1ull << 33, 1ull << 32, "MPSC: a record of 2^32 bytes" },
+		{ SHMRING_SPMC, 1ull << 33, 1ull << 32, "SPMC: a slot of over 2^32 bytes" },
+		{ SHMRING_MPMC, 1ull << 33, 1ull << 32, "MPMC: a slot of over 2^32 bytes" },
+		{ SHMRING_MPMC, 1ull << 38, 48, "MPMC: 2^32 slots of 64 bytes" },
+		{ SHMRING_SPMC, 1ull << 38, 48, "SPMC: 2^32 slots of 64 bytes" },
+	};
+	for (size_t i = 0; i < sizeof(g) / sizeof(g[0]); i++) {
+		struct shmring_config cfg = t_cfg(g[i].mode, g[i].cap, g[i].max_msg);
+		expect_bad_cfg(g[i].what, &cfg, -EINVAL);
+	}
+}
+
+/* A stream's writers count on the geometry create gives it: an atomic write
+ * of PIPE_BUF bytes fits one record of the largest size, which fits the area
+ * four times. A header that promises less (a broken or hostile creator)
+ * would make every such write wait for ever: open refuses it. */
+Test(segment, a_stream_header_with_less_room_than_create_gives_is_ebadmsg, TMO)
+{
+	static const struct {
+		const char *what;
+		uint64_t cap, max_msg; /* 0: leave as it is */
+	} lies[] = {
+		{ "capacity 256, max_msg 64", 256, 64 },
+		{ "capacity 16 KiB, max_msg 4 KiB - 8", 16384, 4096 - 8 },
+		{ "max_msg 64", 0, 64 },
+		{ "max_msg 4 KiB - 8", 0, 4096 - 8 },
+		{ "max_msg + 8", 0, 1 },
+	};
+	for (int i = -1; i < (int)(sizeof(lies) / sizeof(lies[0])); i++) {
+		const char *name = newname();
+		struct shmring_config cfg = t_cfg(SHMRING_MPSC, 4096, 0);
+		cfg.flags |= SHMRING_STREAM;
+		shmring *r = NULL;
+		int rc = shmring_create(name, &cfg, SHMRING_OBSERVER, &r);
+		cr_assert_eq(rc, 0, "create a stream: %d (%s)", rc, t_err(rc));
+		shmring_close(r);
+		if (i < 0) { /* as created: it opens */
+			expect_open("a stream as created", name, 0, 0);
+			shmring_unlink(name);
+			continue;
+		}
+		size_t len;
+		unsigned char *m = t_map_named(name, &len, NULL);
+		struct sr_config_line *cl = (struct sr_config_line *)m;
+		if (lies[i].cap)
+			cl->capacity = lies[i].cap;
+		cl->max_msg = lies[i].max_msg == 1 ? cl->max_msg + 8 : lies[i].max_msg;
+		munmap(m, len);
+		char what[120];
+		snprintf(what, sizeof(what), "a stream with %s", lies[i].what);
+		expect_open(what, name, -EBADMSG, -EBADMSG);
+		shmring_unlink(name);
+	}
+}
+
 MODE_TEST(segment, open_of_a_ring_still_initialising_is_eagain, TMO)
 {
 	T_MODE;
