@@ -297,13 +297,15 @@ int cmd_bridge(int argc, char **argv)
 	if (rc == -EINTR)
 		log_line(NULL, SHMRING_BRIDGE_INFO, "stopped by a signal");
 	if (out) {
-		char m[160];
+		char m[200];
 		snprintf(m, sizeof(m),
-			 "sent %llu messages (%llu bytes) in %llu batches as session %08x%s",
+			 "sent %llu messages (%llu bytes) in %llu batches as session %08x, "
+			 "%llu too large%s",
 			 (unsigned long long)st.messages, (unsigned long long)st.bytes,
 			 (unsigned long long)st.batches, st.session,
+			 (unsigned long long)st.oversize,
 			 st.eos ? ", then the end-of-stream marker" : "");
-		log_line(NULL, SHMRING_BRIDGE_INFO, m);
+		log_line(NULL, st.oversize ? SHMRING_BRIDGE_WARN : SHMRING_BRIDGE_INFO, m);
 	} else {
 		char m[320];
 		snprintf(m, sizeof(m),

@@ -113,7 +113,9 @@ struct shmring_bridge_stats {
 	uint64_t late;     /* messages older than one already delivered (a restarted OUT's
 			      old connection): dropped to keep the order, and counted */
 	uint64_t rejected; /* ZeroMQ messages that were not ours (wrong magic, version, ...) */
-	uint64_t oversize; /* messages larger than the ring's max_msg (dropped, counted) */
+	uint64_t oversize; /* too large: IN, for the ring's max_msg; both, for the wire
+			      (over 16 MiB with the bridge's 16-byte header): dropped,
+			      counted (IN: in the ring's `dropped` too) */
 	bool eos;          /* the end-of-stream marker was sent (OUT) / received (IN) */
 	uint64_t reserved[5];
 };

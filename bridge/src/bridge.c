@@ -179,9 +179,10 @@ static int socket_open(struct shmring_bridge *b, const char *endpoint,
 	 * interruptible by a signal (the default), nothing else to set. */
 	if (!(b->sock = zmq_socket(b->ctx, b->dir == SHMRING_BRIDGE_OUT ? ZMQ_PUSH : ZMQ_PULL)))
 		return -zmq_errno();
-	int64_t maxmsg = (int64_t)(WIRE_HDR + b->max_msg);
-	if (maxmsg < BR_MAXMSG_FLOOR)
-		maxmsg = BR_MAXMSG_FLOOR;
+	/* Senders never send more (wire.h); a message larger than the ring's
+	 * max_msg is dropped and counted; this keeps a foreign or broken peer
+	 * from making us allocate without bound. */
+	int64_t maxmsg = (int64_t)WIRE_MAX_FRAME;
 	if ((rc = setopt_int(b->sock, b->dir == SHMRING_BRIDGE_OUT ? ZMQ_SNDHWM : ZMQ_RCVHWM,
 			     hwm)) < 0 ||
 	    (rc = setopt_int(b->sock, ZMQ_SNDTIMEO, BR_WAIT_MS)) < 0 ||
@@ -322,7 +323,7 @@ fail:
 	if (b->sock)
 		zmq_setsockopt(b->sock, ZMQ_LINGER, &b->linger_ms, sizeof(b->linger_ms));
 	b->r = NULL; /* still the caller's */
-	br_state_close(b, false);
+	br_state_close(b, b->state_created); /* a state it made for nothing goes */
 	teardown(b);
 	free(b);
 	return rc;

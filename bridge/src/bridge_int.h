@@ -33,11 +33,10 @@
  * whose last messages may still be queued on another connection. */
 #define BR_SESSIONS 8
 
-/* The largest ZeroMQ message IN accepts before ZeroMQ drops the connection:
- * anything larger than the ring's max_msg is dropped and counted anyway,
- * this only keeps a foreign or broken peer from making us allocate without
- * bound. */
-#define BR_MAXMSG_FLOOR ((int64_t)16 << 20)
+/* Sessions IN remembers as gone (replaced and then forgotten from the table
+ * above): a late message of one is dropped and counted, and does not start
+ * a new session that would replace the live one. */
+#define BR_GONE 64
 
 struct br_session {
 	uint32_t id;   /* 0 = free entry */
@@ -77,6 +76,8 @@ struct shmring_bridge {
 	/* IN */
 	struct br_session sess[BR_SESSIONS];
 	int cur; /* index of the current session, -1: none yet */
+	uint32_t gone[BR_GONE]; /* ids of sessions forgotten from sess[] */
+	unsigned ngone;
 	uint64_t tick;
 	zmq_msg_t *msgs; /* the batch being built: received, not yet in the ring */
 	struct iovec *out;
@@ -88,6 +89,7 @@ struct shmring_bridge {
 	struct br_state *state;
 	char *state_name;
 	int state_fd; /* holds the object's lock; -1 none */
+	bool state_created; /* by this bridge: removed if it fails to start */
 };
 
 /* bridge.c */

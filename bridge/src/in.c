@@ -36,7 +36,9 @@
  * A message from a session not seen before starts a new stream: the session
  * it replaces (an OUT side restarted without its state) is logged as ended
  * without its marker, and its messages that still arrive are dropped for the
- * same reason, and counted.
+ * same reason, and counted. So are those of a replaced session that has
+ * since been forgotten from the table of BR_SESSIONS (the last BR_GONE such
+ * ids are kept): a straggler must not take over from the live session.
  *
  * End of stream: the END marker of the current session (after its tail gap,
  * if any, is counted) closes the ring's producer handle, so its consumers
@@ -96,8 +98,17 @@ static int find_session(struct shmring_bridge *b, uint32_t id)
 	return -1;
 }
 
+/* A session forgotten from the table (add_session)? */
+static bool gone_session(const struct shmring_bridge *b, uint32_t id)
+{
+	for (unsigned i = 0; i < BR_GONE && i < b->ngone; i++)
+		if (b->gone[i] == id)
+			return true;
+	return false;
+}
+
 /* A new session entry: a free one, else the least recently used that is
- * not the current one. */
+ * not the current one, whose id goes to the gone list. */
 static int add_session(struct shmring_bridge *b, uint32_t id, uint64_t next)
 {
 	int v = -1;
@@ -109,6 +120,8 @@ static int add_session(struct shmring_bridge *b, uint32_t id, uint64_t next)
 		if (i != b->cur && (v < 0 || b->sess[i].used < b->sess[v].used))
 			v = i;
 	}
+	if (b->sess[v].id)
+		b->gone[b->ngone++ % BR_GONE] = b->sess[v].id;
 	b->sess[v] = (struct br_session){ .id = id, .next = next, .used = ++b->tick };
 	return v;
 }
@@ -225,8 +238,13 @@ static int start_session(struct shmring_bridge *b, const struct wire_hdr *h)
 		       "ring and not sent is lost (it cannot be counted from here)",
 		       h->session, o->id, (unsigned long long)o->next);
 	}
+	/* Joining a stream halfway: its messages before this one went to an
+	 * earlier in side, or were lost, and this one cannot tell. So does an
+	 * end marker that is the first thing a fresh in side (no state) hears:
+	 * its predecessor took the session's messages. One that ends a new
+	 * session while this in side runs counts them as lost (a gap). */
 	uint64_t next = 0;
-	if (h->seq && h->type == WIRE_DATA) {
+	if (h->seq && (h->type != WIRE_END || b->cur < 0)) {
 		br_log(b, SHMRING_BRIDGE_WARN,
 		       "joined session %08x at sequence %llu: the messages before it were not "
 		       "seen by this in side (delivered by an earlier one whose state is gone, "
@@ -259,6 +277,15 @@ static int take(struct shmring_bridge *b)
 		return 0;
 	}
 	int i = find_session(b, h.session);
+	if (i < 0 && gone_session(b, h.session)) {
+		/* A replaced session forgotten since: late, as below. */
+		if (h.type != WIRE_END) {
+			b->st.late++;
+			b->st.lost++;
+			shmring__drop(b->r, 1);
+		}
+		return 0;
+	}
 	if (i < 0) {
 		if ((rc = flush(b)) < 0)
 			return rc;
@@ -319,15 +346,22 @@ static int take(struct shmring_bridge *b)
 			return rc;
 	if (h.seq > s->next)
 		count_gap(b, s, h.seq, "");
-	if (len - WIRE_HDR > b->max_msg) {
+	if (h.type == WIRE_SKIP || len - WIRE_HDR > b->max_msg) {
 		if ((rc = flush(b)) < 0)
 			return rc;
 		b->st.oversize++;
 		shmring__drop(b->r, 1);
-		br_log(b, SHMRING_BRIDGE_WARN,
-		       "session %08x sequence %llu: a %zu-byte message does not fit the ring "
-		       "(max_msg %zu): dropped, and counted in the ring's dropped",
-		       s->id, (unsigned long long)h.seq, len - WIRE_HDR, b->max_msg);
+		if (h.type == WIRE_SKIP)
+			br_log(b, SHMRING_BRIDGE_WARN,
+			       "session %08x sequence %llu: a message larger than a bridge "
+			       "carries was dropped by the out side; counted in the ring's "
+			       "dropped",
+			       s->id, (unsigned long long)h.seq);
+		else
+			br_log(b, SHMRING_BRIDGE_WARN,
+			       "session %08x sequence %llu: a %zu-byte message does not fit the "
+			       "ring (max_msg %zu): dropped, and counted in the ring's dropped",
+			       s->id, (unsigned long long)h.seq, len - WIRE_HDR, b->max_msg);
 		s->next = h.seq + 1;
 		if (i == b->cur)
 			br_state_end(b, s->id, s->next);

@@ -89,17 +89,23 @@ static uint64_t ring_sent(struct shmring_bridge *b)
 	return shmring_stat(b->r, &s) == 0 ? s.sent : 0;
 }
 
-/* Open (creating it if need be) and map the object `name`. Sets *fresh
- * when it was new or of the wrong size (and so is zeroed). */
-static int map_state(struct shmring_bridge *b, const char *name, bool *fresh)
+/* Open (creating it if need be) and map the object `name`, a state object
+ * of this side (magic). Sets *fresh when it is new (and so zero). An object
+ * of that name that is not a bridge's state of this side, a ring for one, is
+ * refused (-EEXIST) and left as it is. */
+static int map_state(struct shmring_bridge *b, const char *name, uint64_t magic, bool *fresh)
 {
-	int fd = shm_open(name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	int fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	bool created = fd >= 0;
+	if (!created && errno == EEXIST)
+		fd = shm_open(name, O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return -errno;
 	/* One bridge per object: an OFD write lock, held while the bridge
 	 * lives and dropped by the kernel however it ends. */
 	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
 	struct stat sb;
+	struct br_state *s = MAP_FAILED;
 	int e = 0;
 	if (fcntl(fd, F_OFD_SETLK, &fl) < 0)
 		e = errno == EAGAIN || errno == EACCES ? EBUSY : errno;
@@ -107,23 +113,39 @@ static int map_state(struct shmring_bridge *b, const char *name, bool *fresh)
 		e = errno;
 	else if (!S_ISREG(sb.st_mode))
 		e = EINVAL;
-	else if ((*fresh = sb.st_size != ST_SIZE) &&
-		 (ftruncate(fd, 0) < 0 || ftruncate(fd, ST_SIZE) < 0))
-		e = errno;
-	struct br_state *s = MAP_FAILED;
+	else if (sb.st_size != 0 && sb.st_size != ST_SIZE)
+		e = EEXIST; /* not one of ours: a ring, or someone's data */
+	else if (sb.st_size == 0 && ftruncate(fd, ST_SIZE) < 0)
+		e = errno; /* new, or made by a side killed before it sized it */
 	if (!e &&
 	    (s = mmap(NULL, ST_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) == MAP_FAILED)
 		e = errno;
+	if (!e && sb.st_size == ST_SIZE && s->magic != magic) {
+		/* All zero: made by a side killed before its first record. */
+		const uint64_t *word = (const uint64_t *)s;
+		for (size_t i = 0; i < ST_SIZE / 8 && !e; i++)
+			if (word[i])
+				e = EEXIST;
+	}
 	if (!e && !(b->state_name = strdup(name)))
 		e = ENOMEM;
 	if (e) {
 		if (s != MAP_FAILED)
 			munmap(s, ST_SIZE);
+		if (created)
+			shm_unlink(name);
 		close(fd);
+		if (e == EEXIST)
+			br_log(b, SHMRING_BRIDGE_ERROR,
+			       "state %s: an object of that name exists and is not this side's "
+			       "bridge state (left as it is)",
+			       name);
 		return -e;
 	}
+	*fresh = sb.st_size == 0 || s->magic != magic;
 	b->state = s;
 	b->state_fd = fd;
+	b->state_created = created;
 	return 0;
 }
 
@@ -152,7 +174,7 @@ int br_state_open(struct shmring_bridge *b, const char *name)
 {
 	struct br_state *s;
 	bool fresh;
-	int rc = map_state(b, name, &fresh);
+	int rc = map_state(b, name, ST_MAGIC_IN, &fresh);
 	if (rc < 0)
 		return rc;
 	s = b->state;
@@ -208,7 +230,7 @@ int br_out_state_open(struct shmring_bridge *b, const char *name)
 {
 	struct shmring_stat st;
 	bool fresh;
-	int rc = map_state(b, name, &fresh);
+	int rc = map_state(b, name, ST_MAGIC_OUT, &fresh);
 	if (rc < 0)
 		return rc;
 	if ((rc = shmring_stat(b->r, &st)) < 0)

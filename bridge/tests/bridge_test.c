@@ -60,6 +60,10 @@
 
 #include "shmring.h"
 
+#include <zmq.h>
+
+#include "../src/wire.h"
+
 /* ---- what the processes share ---- */
 
 struct shared {
@@ -855,11 +859,210 @@ static void scenario_restart_out(void)
 	}
 }
 
+/* ---- edges: what a review found, each in a few steps ---- */
+
+/* Run `shmring bridge ARGS...` to its end (at most secs); its exit status. */
+static int run_bridge(struct side *s, const char *verb, const char *a, const char *b,
+		      const char *const *extra, double secs)
+{
+	start_bridge(s, verb, a, b, NULL, false, extra);
+	return wait_kid(s->pid, secs);
+}
+
+/* Produce msgs[i] of len[i] bytes into the near ring, then close. */
+static void produce(const char *name, int n, const void *const *msgs, const size_t *len)
+{
+	shmring *p;
+	int rc = shmring_open(name, SHMRING_PRODUCER, &p);
+	check(rc == 0, "open %s as producer (%s)", name, strerror(-rc));
+	for (int i = 0; rc == 0 && i < n; i++) {
+		int e = shmring_send(p, msgs[i], len[i], 10LL * 1000 * 1000 * 1000);
+		check(e == 0, "send message %d (%zu bytes): %s", i, len[i], strerror(-e));
+	}
+	if (rc == 0)
+		shmring_close(p);
+}
+
+/* Drain the far ring: the number of messages before end of stream (-EPIPE),
+ * -1 when it did not end within secs. */
+static long drain(const char *name, double secs)
+{
+	shmring *c;
+	if (shmring_open(name, SHMRING_CONSUMER, &c) < 0)
+		return -1;
+	static char buf[1 << 16];
+	long n = 0;
+	double end = now_s() + secs;
+	for (;;) {
+		ssize_t k = shmring_recv(c, buf, sizeof(buf), 100 * 1000 * 1000);
+		if (k >= 0) {
+			n++;
+			continue;
+		}
+		if (k == -EPIPE)
+			break;
+		if (now_s() > end) {
+			n = -1;
+			break;
+		}
+	}
+	shmring_close(c);
+	return n;
+}
+
+/* A foreign sender: one ZeroMQ message with the bridge's header per entry. */
+struct frame {
+	unsigned type;
+	uint32_t session;
+	uint64_t seq;
+};
+
+static void push_frames(const char *ep, const struct frame *f, int n)
+{
+	void *ctx = zmq_ctx_new(), *sock = zmq_socket(ctx, ZMQ_PUSH);
+	int linger = 5000;
+	zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof(linger));
+	check(zmq_connect(sock, ep) == 0, "connect a ZeroMQ sender to %s", ep);
+	for (int i = 0; i < n; i++) {
+		uint8_t m[WIRE_HDR + 8] = { 0 };
+		wire_put(m, f[i].type, f[i].session, f[i].seq);
+		zmq_send(sock, m, f[i].type == WIRE_DATA ? sizeof(m) : WIRE_HDR, 0);
+	}
+	zmq_close(sock); /* linger: delivered before it returns */
+	zmq_ctx_term(ctx);
+}
+
+static void scenario_edges(void)
+{
+	const char *const nostate[] = { "--no-state", NULL };
+	struct side in, out, in2;
+	int st;
+
+	/* 1. --state naming an object that is not a bridge's state (a ring
+	 *    holding messages): refused, and the object left as it is. */
+	fresh_rings(1 << 16, 1 << 16, 1024);
+	const void *two[] = { "important 1", "important 2" };
+	const size_t twolen[] = { 11, 11 };
+	produce(near_name, 2, two, twolen);
+	const char *const squat[] = { "--state", near_name, NULL };
+	st = run_bridge(&in, "in", in_ep, far_name, squat, 20);
+	check(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) != 0,
+	      "bridge in --state <a ring> refuses to start (%s)", status_str(st));
+	struct shmring_stat nst = { 0 };
+	bool okstat = ring_stat(near_name, &nst);
+	check(okstat && nst.sent == 2 && nst.received == 0,
+	      "the ring named by --state is untouched: %" PRIu64 " messages in it", nst.sent);
+	check(gone(state_name), "and no state object of its own was left");
+	if (st < 0) { /* still running: end it, so that the next step starts clean */
+		kill(in.pid, SIGKILL);
+		wait_kid(in.pid, 10);
+	}
+	fresh_rings(1 << 16, 1 << 16, 1024);
+
+	/* 2. A bridge that fails to start removes the state it made. */
+	st = run_bridge(&in, "in", "foo://bar", far_name, NULL, 20);
+	check(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) != 0, "bridge in foo://bar fails (%s)",
+	      status_str(st));
+	st = run_bridge(&out, "out", near_name, "foo://bar", NULL, 20);
+	check(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) != 0, "bridge out foo://bar fails (%s)",
+	      status_str(st));
+	check(state_gone(), "neither left a state object behind");
+
+	/* 3. A message larger than a ZeroMQ message the in side takes (16 MiB
+	 *    with the header): counted as dropped on the far ring, and the
+	 *    messages around it and the end of stream still cross. */
+	fresh_rings(64u << 20, 1 << 16, 1024);
+	shmring_unlink(near_name);
+	make_ring(near_name, 64u << 20, 32u << 20);
+	size_t big = (20u << 20);
+	char *huge = calloc(1, big);
+	const void *three[] = { "before", huge, "after" };
+	const size_t threelen[] = { 6, big, 5 };
+	start_pair(&in, &out, NULL);
+	produce(near_name, 3, three, threelen);
+	free(huge);
+	long got = drain(far_name, 30);
+	int out_st = wait_kid(out.pid, 20), in_st = wait_kid(in.pid, 20);
+	struct shmring_stat fst = { 0 };
+	ring_stat(far_name, &fst);
+	check(got == 2 && fst.dropped == 1,
+	      "a 20 MiB message: the 2 around it cross, it is counted as dropped (%ld "
+	      "received, dropped %" PRIu64 "), and end of stream follows",
+	      got, fst.dropped);
+	check(exited0(out_st) && exited0(in_st), "both bridges exit 0 (%s, %s)", status_str(out_st),
+	      status_str(in_st));
+	check(log_has(&in, "larger than a bridge carries"), "in logged it");
+	if (failed) {
+		dump_log(&out, "out", true, NULL);
+		dump_log(&in, "in", true, NULL);
+	}
+
+	/* 4. A fresh in side (no state) whose first news of a session is its
+	 *    end marker joins it there: its predecessor delivered every
+	 *    message, and none is counted as lost. */
+	fresh_rings(1 << 16, 1 << 16, 1024);
+	start_pair(&in, &out, nostate);
+	shmring *p;
+	check(shmring_open(near_name, SHMRING_PRODUCER, &p) == 0, "open the near ring");
+	for (int i = 0; i < 100; i++)
+		shmring_send(p, &i, sizeof(i), 10LL * 1000 * 1000 * 1000);
+	for (int i = 0; i < 2000 && (!ring_stat(far_name, &fst) || fst.sent < 100); i++)
+		sleep_ms(5);
+	check(fst.sent == 100, "the first in side put all 100 messages into the far ring");
+	kill(in.pid, SIGTERM);
+	wait_kid(in.pid, 10);
+	sleep_ms(300);    /* out has seen the connection go */
+	shmring_close(p); /* end of stream: out sends its marker, and waits */
+	start_bridge(&in2, "in", in_ep, far_name, NULL, false, nostate);
+	got = drain(far_name, 30);
+	out_st = wait_kid(out.pid, 20);
+	in_st = wait_kid(in2.pid, 20);
+	ring_stat(far_name, &fst);
+	check(got == 100 && fst.dropped == 0,
+	      "the restarted in side ends the stream and counts nothing: %ld received, "
+	      "dropped %" PRIu64,
+	      got, fst.dropped);
+	check(exited0(out_st) && exited0(in_st), "both bridges exit 0 (%s, %s)", status_str(out_st),
+	      status_str(in_st));
+	if (failed) {
+		dump_log(&out, "out", true, NULL);
+		dump_log(&in2, "in (restarted)", true, NULL);
+	}
+
+	/* 5. A straggler of a session replaced long ago (forgotten from the in
+	 *    side's table of 8) is late: dropped and counted, and it does not
+	 *    take over from the live session, whose messages and end go on. */
+	if (strcmp(transport, "ipc"))
+		return; /* a foreign sender needs the endpoint up front */
+	fresh_rings(1 << 16, 1 << 16, 1024);
+	start_bridge(&in, "in", in_ep, far_name, NULL, false, nostate);
+	struct frame f[14];
+	int nf = 0;
+	for (uint32_t id = 1; id <= 9; id++)
+		f[nf++] = (struct frame){ WIRE_DATA, id, 0 };
+	f[nf++] = (struct frame){ WIRE_DATA, 1, 1 }; /* the straggler */
+	for (uint64_t q = 1; q <= 3; q++)
+		f[nf++] = (struct frame){ WIRE_DATA, 9, q };
+	f[nf++] = (struct frame){ WIRE_END, 9, 4 };
+	push_frames(out_ep, f, nf);
+	got = drain(far_name, 30);
+	in_st = wait_kid(in.pid, 20);
+	ring_stat(far_name, &fst);
+	check(got == 12 && fst.dropped == 1,
+	      "9 sessions' first messages and session 9's next 3 cross, the straggler of "
+	      "session 1 is dropped and counted (%ld received, dropped %" PRIu64 ")",
+	      got, fst.dropped);
+	check(exited0(in_st), "session 9's end ends the stream: in exits 0 (%s)",
+	      status_str(in_st));
+	if (failed)
+		dump_log(&in, "in", true, NULL);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 4 && argc != 7) {
 		fprintf(stderr,
-			"usage: %s million|backpressure|restart_in|restart_out|eos tcp|ipc SHMRING\n"
+			"usage: %s million|backpressure|restart_in|restart_out|eos|edges tcp|ipc SHMRING\n"
 			"       %s SCENARIO netns SHMRING NS_OUT NS_IN IN_ADDR\n",
 			argv[0], argv[0]);
 		return 2;
@@ -928,6 +1131,8 @@ int main(int argc, char **argv)
 		scenario_restart_out();
 	else if (!strcmp(scenario, "eos"))
 		scenario_eos();
+	else if (!strcmp(scenario, "edges"))
+		scenario_edges();
 	else {
 		fprintf(stderr, "bridge_test: unknown scenario '%s'\n", scenario);
 		return 2;
