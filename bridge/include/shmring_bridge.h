@@ -59,6 +59,7 @@ typedef void (*shmring_bridge_log_fn)(void *arg, enum shmring_bridge_level level
 
 #define SHMRING_BRIDGE_DEFAULT_HWM 1000   /* ZeroMQ messages queued per side */
 #define SHMRING_BRIDGE_DEFAULT_BATCH 1024 /* messages per shmring_recvv/sendv */
+#define SHMRING_BRIDGE_MAX_BATCH 65536    /* more is -EINVAL */
 #define SHMRING_BRIDGE_DEFAULT_SPIN_NS 0  /* see spin_ns below */
 
 struct shmring_bridge_config { /* all-zero = defaults */
@@ -66,8 +67,8 @@ struct shmring_bridge_config { /* all-zero = defaults */
 	 * queues make backpressure reach the near ring sooner, and bound what
 	 * a restarted IN side loses. */
 	int hwm;
-	/* Most messages moved by one shmring_recvv / shmring_sendv; 0 = 1024
-	 * (fewer ring calls, so fewer wakeups of the peer, under load; a batch
+	/* Most messages moved by one shmring_recvv / shmring_sendv; 0 = 1024,
+	 * at most 65536 (fewer ring calls, so fewer wakeups of the peer, under load; a batch
 	 * never waits to fill). OUT also keeps it under 1 MiB of max_msg slots;
 	 * IN rarely finds more than its ZeroMQ queue (hwm) waiting. */
 	int batch;

@@ -281,7 +281,7 @@ int shmring_bridge_new(enum shmring_bridge_dir dir, shmring *r, const char *endp
 		c = *cfg;
 	if (!r || !endpoint || !*endpoint || !out ||
 	    (dir != SHMRING_BRIDGE_OUT && dir != SHMRING_BRIDGE_IN) || c.hwm < 0 || c.batch < 0 ||
-	    c.sockbuf < 0)
+	    c.batch > SHMRING_BRIDGE_MAX_BATCH || c.sockbuf < 0)
 		return -EINVAL;
 	for (int i = 0; i < 4; i++)
 		if (c.reserved[i])

@@ -966,7 +966,11 @@ static void scenario_edges(void)
 	st = run_bridge(&out, "out", near_name, "foo://bar", NULL, 20);
 	check(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) != 0, "bridge out foo://bar fails (%s)",
 	      status_str(st));
-	check(state_gone(), "neither left a state object behind");
+	const char *const toobig[] = { "--batch", "65537", NULL };
+	st = run_bridge(&in, "in", in_ep, far_name, toobig, 20);
+	check(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) != 0,
+	      "bridge in --batch 65537 is refused (%s)", status_str(st));
+	check(state_gone(), "none left a state object behind");
 
 	/* 3. A message larger than a ZeroMQ message the in side takes (16 MiB
 	 *    with the header): counted as dropped on the far ring, and the
