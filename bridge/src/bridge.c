@@ -144,6 +144,21 @@ static const char *endpoint_mode(enum shmring_bridge_dir dir, const char *ep, bo
 	return ep;
 }
 
+/* A TCP port past 65535 is refused: ZeroMQ would take it modulo 2^16 and
+ * listen on, or connect to, a port nobody asked for. */
+static bool port_valid(const char *ep)
+{
+	if (strncmp(ep, "tcp://", 6))
+		return true;
+	const char *colon = strrchr(ep + 6, ':');
+	if (!colon || colon[1] < '0' || colon[1] > '9')
+		return true; /* '*', or ZeroMQ judges it */
+	char *end;
+	errno = 0;
+	unsigned long port = strtoul(colon + 1, &end, 10);
+	return *end || (errno == 0 && port <= 65535);
+}
+
 /* IPv6 too (a host name may resolve to it, '*' then listens on both),
  * unless the host is an IPv4 address: then it stays IPv4, and the endpoint
  * ZeroMQ reports reads tcp://127.0.0.1:PORT, not tcp://[::ffff:127.0.0.1]:PORT. */
@@ -172,6 +187,8 @@ static int socket_open(struct shmring_bridge *b, const char *endpoint,
 	const char *ep = endpoint_mode(b->dir, endpoint, &bind);
 	int hwm = c->hwm > 0 ? c->hwm : SHMRING_BRIDGE_DEFAULT_HWM;
 	int rc;
+	if (!port_valid(ep))
+		return -EINVAL;
 
 	if (!(b->ctx = zmq_ctx_new()))
 		return -zmq_errno();

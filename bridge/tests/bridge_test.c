@@ -966,6 +966,9 @@ static void scenario_edges(void)
 	st = run_bridge(&out, "out", near_name, "foo://bar", NULL, 20);
 	check(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) != 0, "bridge out foo://bar fails (%s)",
 	      status_str(st));
+	st = run_bridge(&in, "in", "tcp://127.0.0.1:99999", far_name, NULL, 20);
+	check(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) != 0,
+	      "bridge in tcp://127.0.0.1:99999 is refused (%s)", status_str(st));
 	const char *const toobig[] = { "--batch", "65537", NULL };
 	st = run_bridge(&in, "in", in_ep, far_name, toobig, 20);
 	check(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) != 0,
