@@ -32,8 +32,14 @@ uint64_t hist_percentile(const struct hist *h, double p)
 		return 0;
 	if (p >= 100.0)
 		return h->max;
-	double t = ceil(p / 100.0 * (double)h->count);
-	uint64_t target = t < 1.0 ? 1 : (uint64_t)t;
+	/* Nearest rank, ceil(p/100 * count), in integers: in doubles 99.9 /
+	 * 100 * 1000 comes to 999.0000000000001, one rank too high. p is
+	 * taken in millionths of a percent. */
+	uint64_t ppm = (uint64_t)llround(p * 1e6), den = 100000000u;
+	unsigned __int128 num = (unsigned __int128)ppm * h->count;
+	uint64_t target = (uint64_t)((num + den - 1) / den);
+	if (target < 1)
+		target = 1;
 	uint64_t seen = 0;
 	for (unsigned i = 0; i < HIST_NBUCKETS; i++) {
 		seen += h->b[i];

@@ -7,7 +7,9 @@
 #define _GNU_SOURCE
 #include "harness.h"
 
+#include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <math.h>
 #include <sched.h>
@@ -77,6 +79,17 @@ static void die(const char *fmt, ...)
 	fprintf(stderr, "\n");
 	va_end(ap);
 	exit(2);
+}
+
+/* A whole decimal number in [lo, hi] for option opt, or die. */
+static long long parse_num(const char *opt, const char *s, long long lo, long long hi)
+{
+	char *end;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (end == s || *end || errno || v < lo || v > hi)
+		die("bad %s '%s' (a whole number, %lld to %lld)", opt, s, lo, hi);
+	return v;
 }
 
 static int parse_sizes(const char *arg, size_t *out)
@@ -433,9 +446,7 @@ int main(int argc, char **argv)
 			nthr = parse_sizes(optarg, thr_sizes);
 			break;
 		case 'n':
-			iters = strtoll(optarg, &end, 10);
-			if (*end || iters <= 0)
-				die("bad --iters '%s'", optarg);
+			iters = parse_num("--iters", optarg, 1, LLONG_MAX);
 			break;
 		case 'S':
 			seconds = strtod(optarg, &end);
@@ -447,32 +458,36 @@ int main(int argc, char **argv)
 			if (*end || !(warmup >= 0) || warmup > 600)
 				die("bad --warmup '%s'", optarg);
 			break;
-		case 'c': {
-			int a, b, k = sscanf(optarg, "%d,%d", &a, &b);
-			if (k < 1)
+		case 'c': { /* A or A,B */
+			char a[32];
+			const char *comma = strchr(optarg, ',');
+			size_t la = comma ? (size_t)(comma - optarg) : strlen(optarg);
+			if (la >= sizeof(a))
 				die("bad --cpus '%s'", optarg);
-			o.cpu[0] = a;
-			o.cpu[1] = k == 2 ? b : a;
+			memcpy(a, optarg, la);
+			a[la] = 0;
+			o.cpu[0] = (int)parse_num("--cpus", a, 0, CPU_SETSIZE - 1);
+			o.cpu[1] = comma ? (int)parse_num("--cpus", comma + 1, 0, CPU_SETSIZE - 1)
+					 : o.cpu[0];
 			cpus_given = true;
 			break;
 		}
 		case 'r':
+			/* A period of at least 1 ns (1e9/s); inf, nan and 0 are no rate */
 			o.rate = strtod(optarg, &end);
-			if (*end || !(o.rate > 0))
-				die("bad --rate '%s'", optarg);
+			if (end == optarg || *end || !isfinite(o.rate) || !(o.rate > 0) ||
+			    o.rate > 1e9)
+				die("bad --rate '%s' (messages per second, more than 0, at most 1e9)",
+				    optarg);
 			break;
 		case 'R':
-			rounds = (int)strtol(optarg, &end, 10);
-			if (*end || rounds < 1 || rounds > MAX_ROUNDS)
-				die("bad --rounds '%s' (1..%d)", optarg, MAX_ROUNDS);
+			rounds = (int)parse_num("--rounds", optarg, 1, MAX_ROUNDS);
 			break;
 		case 'L':
 			lng = true;
 			break;
 		case O_BATCH:
-			o.batch = (int)strtol(optarg, &end, 10);
-			if (*end || o.batch < 1 || o.batch > 1024)
-				die("bad --batch '%s'", optarg);
+			o.batch = (int)parse_num("--batch", optarg, 1, 1024);
 			break;
 		case 'j':
 			json = true;
@@ -507,6 +522,13 @@ int main(int argc, char **argv)
 	o.iters = iters > 0 ? (uint64_t)iters : lng ? 1000000 : 100000;
 	o.seconds = seconds > 0 ? seconds : lng ? 2.0 : 0.15;
 	o.warmup = warmup >= 0 ? warmup : lng ? 0.5 : 0.03;
+	/* A paced run sends at least 100 messages in its window: fewer make no
+	 * percentiles, and a throughput consumer looks at the clock only every
+	 * 64 messages. */
+	if (o.rate > 0 && o.rate * o.seconds < 100)
+		die("--rate %g sends %.0f messages in %g s: at least 100 are needed (a higher "
+		    "rate, or more --seconds)",
+		    o.rate, o.rate * o.seconds, o.seconds);
 	if (!ntp)
 		ntp = parse_transports("default", tps);
 	bool do_lat = all || strcmp(cmd, "latency") == 0;

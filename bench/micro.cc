@@ -519,13 +519,22 @@ int main(int argc, char **argv)
 		else if (strcmp(argv[i], "--cpus") == 0 && i + 1 < argc)
 			v = argv[++i];
 		if (v) {
-			int a, b, k = sscanf(v, "%d,%d", &a, &b);
-			if (k < 1) {
-				fprintf(stderr, "shmring-micro: bad --cpus '%s'\n", v);
+			/* A or A,B: whole numbers, nothing else */
+			char *end;
+			errno = 0;
+			long a = strtol(v, &end, 10), b = a;
+			bool ok = end != v && !errno && (*end == 0 || *end == ',');
+			if (ok && *end == ',') {
+				const char *w = end + 1;
+				b = strtol(w, &end, 10);
+				ok = end != w && !errno && *end == 0;
+			}
+			if (!ok || a < 0 || b < 0 || a >= CPU_SETSIZE || b >= CPU_SETSIZE) {
+				fprintf(stderr, "shmring-micro: bad --cpus '%s' (A or A,B)\n", v);
 				return 2;
 			}
-			g_cpu[0] = a;
-			g_cpu[1] = k == 2 ? b : a;
+			g_cpu[0] = (int)a;
+			g_cpu[1] = (int)b;
 			continue;
 		}
 		argv[out++] = argv[i];

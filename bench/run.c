@@ -219,8 +219,30 @@ static int lat_client(struct mover *m, const struct options *o)
 		}
 		int64_t d = t1 - t0;
 		hist_record(h, d > 0 ? (uint64_t)(d + 1) / 2 : 0);
-		if (t1 >= deadline)
+		if (!period) {
+			if (t1 >= deadline)
+				break;
+			continue;
+		}
+		/* Paced: the run ends when the schedule does, not the clock, so
+		 * that the sends a stall held back are still made and measured
+		 * from their intended times (coordinated omission). A transport
+		 * that cannot keep the rate falls ever further behind: past the
+		 * window and as much again (at most 5 s), the rest of the
+		 * schedule is recorded as late as it already is, a floor. */
+		int64_t next = start + (int64_t)(i + 1) * period;
+		if (next >= deadline)
 			break;
+		int64_t window = deadline - start;
+		if (t1 >= deadline + (window < 5000000000 ? window : 5000000000)) {
+			for (uint64_t j = i + 1; j < o->iters; j++) {
+				int64_t tj = start + (int64_t)j * period;
+				if (tj >= deadline)
+					break;
+				hist_record(h, (uint64_t)(t1 - tj + 1) / 2);
+			}
+			break;
+		}
 	}
 	return send_seq(m, BENCH_END_SEQ);
 }

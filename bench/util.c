@@ -245,6 +245,8 @@ int bench_parse_size(const char *s, size_t *out)
 {
 	char *end;
 	errno = 0;
+	if (*s < '0' || *s > '9') /* strtoull takes "-1" and " 1" */
+		return -EINVAL;
 	unsigned long long v = strtoull(s, &end, 10);
 	if (end == s || errno)
 		return -EINVAL;
@@ -257,7 +259,7 @@ int bench_parse_size(const char *s, size_t *out)
 		end += strlen(end);
 	else if (mul == 1 && (strcmp(end, "B") == 0 || strcmp(end, "b") == 0))
 		end++;
-	if (*end)
+	if (*end || v > SIZE_MAX / mul)
 		return -EINVAL;
 	*out = (size_t)(v * mul);
 	return 0;
