@@ -252,12 +252,23 @@ SHMRING_API ssize_t shmring_recv(shmring *r, void *buf, size_t cap, int64_t time
 	return recv_slow(r, buf, cap, timeout_ns);
 }
 
+/* How many of the n entries come before the first with no buffer for a
+ * length (NULL iov_base, iov_len > 0): a batch ends there, and one that
+ * starts there is -EINVAL (0). */
+static int vec_usable(const struct iovec *v, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (!v[i].iov_base && v[i].iov_len)
+			return i;
+	return n;
+}
+
 SHMRING_API int shmring_sendv(shmring *r, const struct iovec *msgs, int n, int64_t timeout_ns)
 {
 	int rc = as_producer(r);
 	if (rc < 0)
 		return rc;
-	if (n <= 0 || !msgs)
+	if (n <= 0 || !msgs || (n = vec_usable(msgs, n)) == 0)
 		return -EINVAL;
 	if (msgs[0].iov_len > r->max_msg)
 		return -EMSGSIZE;
@@ -270,7 +281,7 @@ SHMRING_API int shmring_recvv(shmring *r, struct iovec *bufs, int n, int64_t tim
 	int rc = as_consumer(r);
 	if (rc < 0)
 		return rc;
-	if (n <= 0 || !bufs)
+	if (n <= 0 || !bufs || (n = vec_usable(bufs, n)) == 0)
 		return -EINVAL;
 	struct vec_arg a = {bufs, n};
 	return shmring__block(r, SR_DATA, try_recv, &a, timeout_ns);
@@ -448,7 +459,10 @@ SHMRING_API ssize_t shmring_write(shmring *r, const void *buf, size_t n, int64_t
 	 * pipe does. The timeout covers the whole call. */
 	if (n == 0)
 		return 0;
-	int64_t deadline = timeout_ns > 0 ? shmring__now() + timeout_ns : 0;
+	int64_t now = shmring__now();
+	int64_t deadline = timeout_ns <= 0                ? 0
+			   : timeout_ns < INT64_MAX - now ? now + timeout_ns
+							  : INT64_MAX;
 	size_t done = 0;
 	while (done < n) {
 		struct io_arg a = {(uint8_t *)buf + done, n - done, n <= PIPE_BUF};

@@ -7,7 +7,9 @@
  * hole detection) whose records grow. A writer reserves a record of one chunk
  * (a quarter of the area, at most SR_STREAM_CHUNK_MAX) by CAS on the tail and
  * then appends to it, one CAS on the record's header word per write, while
- * the record stays its open record; the reader copies out bytes as they are
+ * the record stays its open record and the last one reserved (bytes appended
+ * behind another writer's record would be read before that writer's earlier
+ * ones); the reader copies out bytes as they are
  * published and keeps its offset into the current record in the consumer line
  * (so forked holders of the read end share it). Many small writes therefore
  * share one header.
@@ -155,8 +157,14 @@ static uint64_t append(shmring *r, const uint8_t *buf, uint64_t n, bool whole)
 		return 0;
 	}
 	uint64_t space = size - SR_REC_HDR - len;
-	if (space == 0 || (whole && space < n)) {
-		/* full for this write: close it so the reader need not */
+	/* A record reserved behind ours holds another writer's bytes, written
+	 * before these: appended here, ours would be read first (a pipe keeps
+	 * the order of writes). The reservation came before that writer's
+	 * write returned, so a write that follows it in time sees the tail
+	 * moved. */
+	if (space == 0 || (whole && space < n) || ld_relaxed(&r->h->prod.pos) != r->w_rec + size) {
+		/* full for this write, or no longer the last: close it so the
+		 * reader need not */
 		close_record(r, hw, w);
 		return 0;
 	}

@@ -432,7 +432,9 @@ static int block(shmring *r, enum sr_dir dir, sr_try_fn fn, void *arg, int64_t t
 		return rc;
 
 	if (r->spin_ns != 0) {
-		int64_t spin_end = r->spin_ns < 0 ? INT64_MAX : now + r->spin_ns;
+		int64_t spin_end = r->spin_ns < 0 || r->spin_ns >= INT64_MAX - now
+					   ? INT64_MAX
+					   : now + r->spin_ns;
 		/* A consumer spins on a look (ops->readable: the one word that a
 		 * message changes) and calls fn only when it says yes: a turn
 		 * of fn costs more than the look, and that time was the delay

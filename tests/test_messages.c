@@ -1309,3 +1309,47 @@ MODE_TEST(messages, pollfd_works_across_fork, TMO)
 		shmring_close(c);
 	}
 }
+
+/* A batch entry with a length and no buffer: the batch ends before it, and
+ * one that starts with it is -EINVAL (it was a NULL dereference). */
+MODE_TEST(messages, a_batch_entry_without_a_buffer_is_einval, .timeout = 20)
+{
+	T_MODE;
+	shmring *p, *c;
+	t_pair(mode, 4096, 64, &p, &c);
+	char a[8] = "one", b[8] = "two", in[2][64];
+	struct iovec v[3] = { { NULL, 3 }, { a, 3 }, { b, 3 } };
+	cr_assert_eq(shmring_sendv(p, v, 3, 0), -EINVAL, "%s: sendv, first entry NULL", M);
+	v[0] = (struct iovec){ a, 3 };
+	v[1] = (struct iovec){ NULL, 3 };
+	cr_assert_eq(shmring_sendv(p, v, 3, 0), 1, "%s: sendv stops before the NULL entry", M);
+	cr_assert_eq(shmring_send(p, b, 3, 0), 0);
+	struct iovec r[2] = { { NULL, 64 }, { in[1], 64 } };
+	cr_assert_eq(shmring_recvv(c, r, 2, 0), -EINVAL, "%s: recvv, first entry NULL", M);
+	r[0] = (struct iovec){ in[0], 64 };
+	r[1] = (struct iovec){ NULL, 64 };
+	cr_assert_eq(shmring_recvv(c, r, 2, 0), 1, "%s: recvv stops before the NULL entry", M);
+	cr_assert_eq(memcmp(in[0], "one", 3), 0);
+	cr_assert_eq(shmring_recv(c, in[1], 64, 0), 3, "%s: the second message is still there", M);
+	shmring_close(c);
+	shmring_close(p);
+}
+
+/* Timeouts and spins up to INT64_MAX: no signed overflow (the sanitizer
+ * build fails on one), and they mean "as long as it takes". */
+Test(messages, the_largest_timeouts_and_spins_do_not_overflow, .timeout = 20)
+{
+	shmring *e[2];
+	cr_assert_eq(shmring_pipe(e, NULL), 0);
+	cr_assert_eq(shmring_write(e[1], "x", 1, INT64_MAX), 1);
+	cr_assert_eq(shmring_write(e[1], "y", 1, INT64_MAX - 1), 1);
+	char buf[4];
+	cr_assert_eq(shmring_read(e[0], buf, sizeof(buf), INT64_MAX), 2);
+	cr_assert_eq(shmring_set_spin(e[0], INT64_MAX), 0);
+	ssize_t k = shmring_read(e[0], buf, sizeof(buf), MS); /* spins to the deadline */
+	cr_assert(k == -ETIMEDOUT || k == -EAGAIN, "an empty read: %zd", k);
+	cr_assert_eq(shmring_write(e[1], "z", 1, 0), 1);
+	cr_assert_eq(shmring_read(e[0], buf, sizeof(buf), INT64_MAX), 1);
+	shmring_close(e[0]);
+	shmring_close(e[1]);
+}

@@ -867,3 +867,38 @@ Test(pipe, a_writer_killed_giving_back_room_loses_nothing, .init = init, .timeou
 		close(fd);
 	}
 }
+
+/* Writes from several writers come out in the order they were made: the
+ * parent writes A1, a forked child writes B1 and exits, the parent writes
+ * A2. shmring appended A2 to the parent's record, ahead of the child's
+ * record behind it: A1A2B1. */
+IMPL_TEST(writes_of_several_writers_keep_their_order, .init = init, .timeout = 30)
+{
+	T;
+	struct end e[2];
+	cr_assert_eq(I->make(e), 0, "%s: make", I->name);
+	for (int round = 0; round < 3; round++) {
+		char a1[8], b1[8], a2[8];
+		snprintf(a1, sizeof(a1), "A%d.1|", round);
+		snprintf(b1, sizeof(b1), "B%d.1|", round);
+		snprintf(a2, sizeof(a2), "A%d.2|", round);
+		cr_assert_eq(I->wr(&e[1], a1, 5, 0), 5, "%s: write %s", I->name, a1);
+		pid_t pid = child();
+		if (pid == 0)
+			_exit(I->wr(&e[1], b1, 5, 0) == 5 ? 0 : 1);
+		cr_assert_eq(reap(pid), 0, "%s: the child's write of %s", I->name, b1);
+		cr_assert_eq(I->wr(&e[1], a2, 5, 0), 5, "%s: write %s", I->name, a2);
+		char got[32], want[32];
+		snprintf(want, sizeof(want), "%s%s%s", a1, b1, a2);
+		size_t n = 0;
+		while (n < 15) {
+			ssize_t k = I->rd(&e[0], got + n, 15 - n, 0);
+			cr_assert_gt(k, 0, "%s: read after %zu bytes: %zd", I->name, n, k);
+			n += (size_t)k;
+		}
+		cr_assert_eq(memcmp(got, want, 15), 0, "%s round %d: read %.15s, written %s",
+			     I->name, round, got, want);
+	}
+	I->close(&e[0]);
+	I->close(&e[1]);
+}
