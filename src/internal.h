@@ -104,6 +104,7 @@ struct shmring {
 	 * socket per role and a pidfd per peer process. -1 until asked for. */
 	int poll_fd;
 	int poll_sock[2];  /* [0] producer role, [1] consumer role */
+	uint32_t poll_key[2]; /* the name each is bound to (poll.c), published in poll_pid */
 	int send_sock;     /* for signalling other handles' pollfds */
 	uint64_t poll_dev, poll_ino;
 	struct sr_pidwatch *watch;

@@ -125,7 +125,7 @@ struct sr_endpoint {
 	sr_a32 sg;         /* 0x00 gen << 2 | state; owner store-release at attach, CAS at free */
 	uint32_t role;     /* 0x04 SHMRING_PRODUCER or SHMRING_CONSUMER */
 	uint32_t pid;      /* 0x08 informational: liveness is the lock */
-	sr_a32 poll_pid;   /* 0x0c pid whose pollfd listens for this endpoint, 0 = none (wait.c) */
+	sr_a32 poll_pid;   /* 0x0c key (poll.c) of the pollfd that listens for it, 0 = none */
 	uint64_t since_ns; /* 0x10 attach time, CLOCK_REALTIME */
 	sr_a64 count;      /* 0x18 messages sent / received: owner only, relaxed */
 	sr_a64 bytes;      /* 0x20 payload bytes moved: owner only, relaxed */

@@ -5,8 +5,12 @@
  * Linux has no pollable futex, so a handle that asks for a pollfd gets an
  * epoll set that holds:
  *  - one datagram socket per role it holds, bound in the abstract namespace
- *    to a name made of the object's device and inode, its endpoint index and
- *    its pid; the endpoint's poll_pid word tells peers the name;
+ *    to a name made of the object's device and inode and a key, the pid of
+ *    the process that bound it and the endpoint it was bound for; the
+ *    endpoint's poll_pid word holds the key, and so tells peers the name. A
+ *    forked child shares the socket and the epoll set, and publishes the
+ *    same key, also for an endpoint of its own: the name stays the one that
+ *    is bound;
  *  - a pidfd for each process on the other side, which turns readable when
  *    that process exits: a peer that dies without closing cannot signal.
  *
@@ -41,20 +45,26 @@ struct sr_pidwatch {
 	int fd; /* -1: the process has exited, its endpoint not yet reaped */
 };
 
-static socklen_t poll_addr(const shmring *r, unsigned idx, uint32_t pid, struct sockaddr_un *a)
+/* The key of a socket bound by process pid for endpoint idx: never 0, and
+ * unique among live processes (pids are below 2^22, indexes below 2^8). */
+static uint32_t poll_key(unsigned idx, pid_t pid)
+{
+	return ((uint32_t)pid << 8) | (idx & 0xffu);
+}
+
+static socklen_t poll_addr(const shmring *r, uint32_t key, struct sockaddr_un *a)
 {
 	memset(a, 0, sizeof(*a));
 	a->sun_family = AF_UNIX;
-	int n = snprintf(a->sun_path + 1, sizeof(a->sun_path) - 1, "shmring.%llx.%llx.%u.%u",
-			 (unsigned long long)r->poll_dev, (unsigned long long)r->poll_ino, idx,
-			 pid);
+	int n = snprintf(a->sun_path + 1, sizeof(a->sun_path) - 1, "shmring.%llx.%llx.%x",
+			 (unsigned long long)r->poll_dev, (unsigned long long)r->poll_ino, key);
 	return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
 }
 
-static void send_to(shmring *r, unsigned idx, uint32_t pid)
+static void send_to(shmring *r, uint32_t key)
 {
 	struct sockaddr_un a;
-	socklen_t len = poll_addr(r, idx, pid, &a);
+	socklen_t len = poll_addr(r, key, &a);
 	if (r->send_sock < 0) {
 		r->send_sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		if (r->send_sock < 0)
@@ -69,9 +79,9 @@ void shmring__poll_signal(shmring *r, int role)
 {
 	unsigned lo = role == SHMRING_PRODUCER ? 0 : SR_EP_CONS_BASE;
 	for (unsigned i = lo; i < lo + SR_EP_PER_SIDE; i++) {
-		uint32_t pid = ld_acquire(&r->h->ep[i].poll_pid);
-		if (pid && SR_EP_STATE(ld_relaxed(&r->h->ep[i].sg)) == SR_EP_LIVE)
-			send_to(r, i, pid);
+		uint32_t key = ld_acquire(&r->h->ep[i].poll_pid);
+		if (key && SR_EP_STATE(ld_relaxed(&r->h->ep[i].sg)) == SR_EP_LIVE)
+			send_to(r, key);
 	}
 }
 
@@ -199,7 +209,7 @@ void shmring__poll_rearm(shmring *r)
 		/* pairs with the loads in evc_disarm: a holder of the
 		 * endpoint that disarms sees the pid, or we see its clear
 		 * below (shmring__arm) */
-		st_release(&ro[i]->ep->poll_pid, (uint32_t)getpid());
+		st_release(&ro[i]->ep->poll_pid, r->poll_key[i]);
 		atomic_store_explicit(&line[i]->want, 1, memory_order_seq_cst);
 	}
 	shmring__fence_waiter(r); /* pairs with the fence in shmring__wake (wait.c) */
@@ -210,7 +220,7 @@ void shmring__poll_rearm(shmring *r)
 	if (ready(r)) {
 		for (int i = 0; i < 2; i++)
 			if (ro[i]->idx >= 0 && r->poll_sock[i] >= 0)
-				send_to(r, (unsigned)ro[i]->idx, (uint32_t)getpid());
+				send_to(r, r->poll_key[i]);
 	}
 }
 
@@ -237,7 +247,8 @@ SHMRING_API int shmring_pollfd(shmring *r)
 			continue;
 		int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		struct sockaddr_un a;
-		socklen_t len = poll_addr(r, (unsigned)ro[i]->idx, (uint32_t)getpid(), &a);
+		r->poll_key[i] = poll_key((unsigned)ro[i]->idx, getpid());
+		socklen_t len = poll_addr(r, r->poll_key[i], &a);
 		struct epoll_event ev = {.events = EPOLLIN, .data.fd = s};
 		if (s < 0 || bind(s, (struct sockaddr *)&a, len) < 0 ||
 		    epoll_ctl(r->poll_fd, EPOLL_CTL_ADD, s, &ev) < 0) {
@@ -260,11 +271,12 @@ void shmring__poll_free(shmring *r)
 		if (r->poll_sock[i] >= 0) {
 			close(r->poll_sock[i]);
 			r->poll_sock[i] = -1;
-			/* disarm only our own: a forked child closing its copy of
-			 * the handle must not silence its parent's pollfd */
-			uint32_t self = (uint32_t)getpid();
-			if (ro[i]->idx >= 0)
-				atomic_compare_exchange_strong(&ro[i]->ep->poll_pid, &self, 0);
+			/* disarm only where we are the binder: a forked child
+			 * closing its copy of the handle must not silence its
+			 * parent's pollfd (the key names the parent) */
+			uint32_t key = r->poll_key[i];
+			if (ro[i]->idx >= 0 && key >> 8 == (uint32_t)getpid())
+				atomic_compare_exchange_strong(&ro[i]->ep->poll_pid, &key, 0);
 		}
 	}
 	for (unsigned k = 0; k < r->nwatch; k++)

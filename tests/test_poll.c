@@ -275,3 +275,69 @@ Test(poll, a_dead_peer_wakes_the_poller_once_and_its_claim_is_cleared, .timeout 
 	shmring_close(cons);
 	shmring_close(prod);
 }
+
+/* A handle with a pollfd, inherited by fork: the child holds the parent's
+ * roles (API.md), polls the inherited descriptor, and must wake when a
+ * message comes, whether or not the parent keeps its copy. The socket was
+ * bound to a name with the parent's pid, and the child published its own:
+ * wakers sent to a name nobody had bound. */
+ParameterizedTestParameters(poll, an_inherited_pollfd_wakes_the_child)
+{
+	static enum shmring_mode modes[] = { SHMRING_SPSC, SHMRING_MPSC, SHMRING_SPMC,
+					     SHMRING_MPMC };
+	return cr_make_param_array(enum shmring_mode, modes, 4);
+}
+
+ParameterizedTest(enum shmring_mode *mode, poll, an_inherited_pollfd_wakes_the_child, .timeout = 60)
+{
+	const char *M = shmring_mode_name(*mode);
+	for (int parent_closes = 0; parent_closes < 2; parent_closes++) {
+		struct shmring_config cfg = { .mode = *mode,
+					      .capacity = 4096,
+					      .max_msg = 64,
+					      .flags = t_extra_flags() };
+		shmring *p, *c;
+		cr_assert_eq(shmring_create_anon(&cfg, SHMRING_PRODUCER, &p), 0, "%s", M);
+		cr_assert_eq(shmring_open_fd(shmring_fd(p), SHMRING_CONSUMER, &c), 0, "%s", M);
+		int pfd = shmring_pollfd(c);
+		cr_assert_geq(pfd, 0, "%s: pollfd: %d", M, pfd);
+		char buf[64];
+		cr_assert_eq(shmring_recv(c, buf, sizeof(buf), 0), -EAGAIN);
+		int go[2], back[2];
+		cr_assert_eq(pipe(go), 0);
+		cr_assert_eq(pipe(back), 0);
+		pid_t pid = child();
+		if (pid == 0) {
+			ssize_t n = shmring_recv(c, buf, sizeof(buf), 0); /* arms, as a loop does */
+			(void)!write(go[1], "x", 1);
+			for (int i = 0; i < 10 && n == -EAGAIN; i++) {
+				if (!wait_readable(pfd, W_POLL, 5000))
+					break;
+				n = shmring_recv(c, buf, sizeof(buf), 0);
+			}
+			char r = n == 1 ? 'k' : n == -EAGAIN ? 'H' : 'E';
+			(void)!write(back[1], &r, 1);
+			_exit(0);
+		}
+		char ch = 0;
+		cr_assert_eq(read(go[0], &ch, 1), 1);
+		if (parent_closes)
+			shmring_close(c);
+		usleep(20000);
+		cr_assert_eq(shmring_send(p, "m", 1, 0), 0);
+		cr_assert_eq(read(back[0], &ch, 1), 1);
+		int st;
+		waitpid(pid, &st, 0);
+		cr_assert_eq(ch, 'k', "%s (the parent %s its copy): %s", M,
+			     parent_closes ? "closed" : "kept",
+			     ch == 'H' ? "the child's pollfd never turned readable"
+				       : "the child's receive failed");
+		if (!parent_closes)
+			shmring_close(c);
+		shmring_close(p);
+		close(go[0]);
+		close(go[1]);
+		close(back[0]);
+		close(back[1]);
+	}
+}
