@@ -106,6 +106,8 @@ struct shmring {
 	int poll_sock[2];  /* [0] producer role, [1] consumer role */
 	uint32_t poll_key[2]; /* the name each is bound to (poll.c), published in poll_pid */
 	int send_sock;     /* for signalling other handles' pollfds */
+	int poll_tick;     /* timerfd in the pollfd's set: a peer no pidfd can watch (poll.c) */
+	bool poll_ticking; /* it is armed */
 	uint64_t poll_dev, poll_ino;
 	struct sr_pidwatch *watch;
 	unsigned nwatch;
@@ -193,6 +195,8 @@ int shmring__rebind(shmring *r);
 bool shmring__ep_alive(const shmring *r, unsigned idx);
 bool shmring__tag_alive(const shmring *r, uint32_t tag);
 bool shmring__side_gone(shmring *r, enum sr_dir dir);
+/* Does a handle of this process hold endpoint idx of r's ring? (peers.c) */
+bool shmring__held_here(const shmring *r, unsigned idx);
 unsigned shmring__count_live(const shmring *r, int role);
 bool shmring__resv_held(const shmring *r, int role, uint64_t pos, uint64_t *size);
 extern unsigned shmring__forkgen_v; /* peers.c: +1 in every forked child */

@@ -31,9 +31,61 @@
 unsigned shmring__forkgen_v; /* __atomic: read on every call (internal.h) */
 static pthread_once_t forkgen_once = PTHREAD_ONCE_INIT;
 
+/* ---- the endpoints this process holds, by ring and index: a pollfd asks
+ * whether an endpoint that names this process is held here or only by a
+ * forked child (poll.c). Inherited by a child, which holds the same. */
+
+struct held {
+	uint64_t dev, ino;
+	unsigned idx, n;
+};
+static struct held *held;
+static size_t nheld, capheld;
+static pthread_mutex_t held_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void held_add(const shmring *r, unsigned idx, int d)
+{
+	pthread_mutex_lock(&held_lock);
+	size_t i;
+	for (i = 0; i < nheld; i++)
+		if (held[i].dev == r->poll_dev && held[i].ino == r->poll_ino && held[i].idx == idx)
+			break;
+	if (i == nheld && d > 0) {
+		if (nheld == capheld) {
+			size_t cap = capheld ? 2 * capheld : 16;
+			struct held *h = realloc(held, cap * sizeof(*h));
+			if (!h)
+				goto out; /* the pollfd may then tick for nothing */
+			held = h;
+			capheld = cap;
+		}
+		held[nheld++] = (struct held){ r->poll_dev, r->poll_ino, idx, 0 };
+	}
+	if (i < nheld) {
+		held[i].n += (unsigned)d;
+		if (held[i].n == 0)
+			held[i] = held[--nheld];
+	}
+out:
+	pthread_mutex_unlock(&held_lock);
+}
+
+bool shmring__held_here(const shmring *r, unsigned idx)
+{
+	bool yes = false;
+	pthread_mutex_lock(&held_lock);
+	for (size_t i = 0; i < nheld && !yes; i++)
+		yes = held[i].dev == r->poll_dev && held[i].ino == r->poll_ino &&
+		      held[i].idx == idx;
+	pthread_mutex_unlock(&held_lock);
+	return yes;
+}
+
 static void forkgen_child(void)
 {
 	__atomic_fetch_add(&shmring__forkgen_v, 1, __ATOMIC_RELAXED);
+	/* another thread of the parent may have held it at the fork */
+	pthread_mutex_init(&held_lock, NULL);
 }
 
 static void forkgen_setup(void)
@@ -219,6 +271,7 @@ static void claim_entry(shmring *r, int role, unsigned idx, struct sr_role *out)
 	out->idx = (int)idx;
 	out->gen = gen;
 	out->ep = e;
+	held_add(r, idx, 1);
 	if (role == SHMRING_PRODUCER && r->ops->adopt_tail)
 		r->ops->adopt_tail(r);
 }
@@ -285,6 +338,7 @@ static void detach_one(shmring *r, struct sr_role *ro)
 	unsigned idx = (unsigned)ro->idx;
 	struct sr_endpoint *e = ro->ep;
 	int role = (int)e->role;
+	held_add(r, idx, -1);
 	close(ro->lock_fd); /* our hold; a forked sibling may still hold it */
 	ro->lock_fd = -1;
 	ro->idx = -1;

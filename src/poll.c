@@ -12,7 +12,13 @@
  *    same key, also for an endpoint of its own: the name stays the one that
  *    is bound;
  *  - a pidfd for each process on the other side, which turns readable when
- *    that process exits: a peer that dies without closing cannot signal.
+ *    that process exits: a peer that dies without closing cannot signal;
+ *  - while an endpoint of the other side is held by a process no pidfd can
+ *    stand for - it names this process, which holds it no more (a forked
+ *    child does), or a process that has exited while it lives on - a
+ *    timerfd that turns readable every SR_LIVENESS_NS, so that the next
+ *    call looks at the locks: such a holder's death is seen within a tick,
+ *    at the cost of a spurious wakeup per tick while it lives.
  *
  * The handshake is the event count of wait.c with a one-shot `want` flag in
  * place of the sleeper count. A handle whose call is about to return -EAGAIN
@@ -32,6 +38,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -110,8 +117,37 @@ static bool names_live(const shmring *r, unsigned lo, unsigned hi, pid_t pid)
  * an entry still names it, dead and not reaped, so that it is not watched
  * again: that would keep the pollfd readable, and an event loop spinning on
  * -EAGAIN, until somebody reaps the entry. */
+/* Arm or disarm the liveness tick (the top of the file). */
+static void set_tick(shmring *r, bool on)
+{
+	if (on == r->poll_ticking)
+		return;
+	if (on && r->poll_tick < 0) {
+		int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+		struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+		if (fd < 0)
+			return;
+		if (epoll_ctl(r->poll_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+			close(fd);
+			return;
+		}
+		r->poll_tick = fd;
+	}
+	if (r->poll_tick < 0)
+		return;
+	struct itimerspec it = { { 0, 0 }, { 0, 0 } };
+	if (on) {
+		it.it_interval.tv_sec = SR_LIVENESS_NS / 1000000000;
+		it.it_interval.tv_nsec = SR_LIVENESS_NS % 1000000000;
+		it.it_value = it.it_interval;
+	}
+	if (timerfd_settime(r->poll_tick, 0, &it, NULL) == 0)
+		r->poll_ticking = on;
+}
+
 static void refresh_watch(shmring *r)
 {
+	bool tick = false; /* a holder on the other side that no pidfd watches */
 	unsigned lo = 0, hi = SR_EP_MAX;
 	if (r->prod.idx < 0)
 		hi = SR_EP_CONS_BASE; /* a consumer watches producers */
@@ -140,11 +176,19 @@ static void refresh_watch(shmring *r)
 		if (SR_EP_STATE(ld_acquire(&e->sg)) != SR_EP_LIVE)
 			continue;
 		pid_t pid = (pid_t)e->pid;
+		if (pid == self && !shmring__held_here(r, i))
+			tick = true; /* ours, held here no more: a forked child holds it */
 		if (pid <= 0 || pid == self)
 			continue;
-		bool known = false;
+		bool known = false, exited = false;
 		for (unsigned k = 0; k < r->nwatch && !known; k++)
-			known = r->watch[k].pid == pid;
+			if (r->watch[k].pid == pid) {
+				known = true;
+				exited = r->watch[k].fd < 0;
+			}
+		/* exited, and its endpoint still held: by a forked child of it */
+		if (exited && shmring__ep_alive(r, i))
+			tick = true;
 		if (known || r->nwatch >= SR_EP_MAX)
 			continue;
 		int fd = (int)syscall(SYS_pidfd_open, pid, 0);
@@ -167,6 +211,7 @@ static void refresh_watch(shmring *r)
 		r->watch[r->nwatch].fd = fd;
 		r->nwatch++;
 	}
+	set_tick(r, tick);
 }
 
 /* Room for the producer: a slot ring's next slot is free (the positions move
@@ -202,6 +247,10 @@ void shmring__poll_rearm(shmring *r)
 {
 	struct sr_role *ro[2] = {&r->prod, &r->cons};
 	struct sr_wait_line *line[2] = {&r->h->rwait, &r->h->dwait};
+	if (r->poll_ticking) {
+		uint64_t ticks;
+		(void)!read(r->poll_tick, &ticks, sizeof(ticks));
+	}
 	for (int i = 0; i < 2; i++) {
 		if (ro[i]->idx < 0 || r->poll_sock[i] < 0)
 			continue;
@@ -282,6 +331,10 @@ void shmring__poll_free(shmring *r)
 	for (unsigned k = 0; k < r->nwatch; k++)
 		if (r->watch[k].fd >= 0)
 			close(r->watch[k].fd);
+	if (r->poll_tick >= 0)
+		close(r->poll_tick);
+	r->poll_tick = -1;
+	r->poll_ticking = false;
 	free(r->watch);
 	r->watch = NULL;
 	r->nwatch = 0;

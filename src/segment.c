@@ -520,7 +520,7 @@ int shmring__attach_fd(int fd, int role, bool owned, shmring **out)
 		 : r->slot_size		     ? &shmring__slot_ops
 					     : &shmring__rec_ops;
 	r->sp_fast = r->ops == &shmring__rec_ops && r->mode == SHMRING_SPSC;
-	r->poll_fd = r->poll_sock[0] = r->poll_sock[1] = r->send_sock = -1;
+	r->poll_fd = r->poll_sock[0] = r->poll_sock[1] = r->send_sock = r->poll_tick = -1;
 	r->poll_dev = (uint64_t)st.st_dev;
 	r->poll_ino = (uint64_t)st.st_ino;
 	r->spin_ns = default_spin();

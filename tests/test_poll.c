@@ -341,3 +341,54 @@ ParameterizedTest(enum shmring_mode *mode, poll, an_inherited_pollfd_wakes_the_c
 		close(back[1]);
 	}
 }
+
+/* The other side's endpoint is held only by a forked child, under this
+ * process's pid (the child inherited it): no pidfd stands for the child.
+ * When the child is killed, the pollfd must still turn readable, at the
+ * liveness tick, and the read see end of file (it stayed quiet for ever). */
+Test(poll, the_death_of_a_forked_holder_of_the_other_side_wakes_the_poller, .timeout = 60)
+{
+	shmring *e[2];
+	cr_assert_eq(shmring_pipe(e, NULL), 0);
+	int pfd = shmring_pollfd(e[0]);
+	cr_assert_geq(pfd, 0, "pollfd: %d", pfd);
+	char buf[8];
+	cr_assert_eq(shmring_read(e[0], buf, sizeof(buf), 0), -EAGAIN);
+	pid_t pid = child();
+	if (pid == 0) { /* keeps the write end, writes nothing */
+		shmring_close(e[0]);
+		for (;;)
+			pause();
+	}
+	shmring_close(e[1]);
+	usleep(50000);
+	cr_assert_eq(shmring_read(e[0], buf, sizeof(buf), 0), -EAGAIN, "the writer lives");
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	ssize_t n = -EAGAIN;
+	for (int i = 0; i < 10 && n == -EAGAIN; i++) {
+		cr_assert(wait_readable(pfd, W_POLL, 5000),
+			  "the pollfd stayed quiet after the only writer died");
+		n = shmring_read(e[0], buf, sizeof(buf), 0);
+	}
+	cr_assert_eq(n, 0, "end of file after the only writer died: %zd", n);
+	shmring_close(e[0]);
+}
+
+/* While both ends are held here, nothing ticks: a pollfd with nothing to
+ * say stays quiet, in a process that has forked. */
+Test(poll, no_tick_while_this_process_holds_the_other_side, .timeout = 60)
+{
+	shmring *e[2];
+	cr_assert_eq(shmring_pipe(e, NULL), 0);
+	pid_t pid = child();
+	if (pid == 0)
+		_exit(0);
+	waitpid(pid, NULL, 0);
+	int pfd = shmring_pollfd(e[0]);
+	char buf[8];
+	cr_assert_eq(shmring_read(e[0], buf, sizeof(buf), 0), -EAGAIN);
+	cr_assert(!wait_readable(pfd, W_POLL, 300), "the pollfd woke with nothing to say");
+	shmring_close(e[0]);
+	shmring_close(e[1]);
+}
