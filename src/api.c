@@ -459,10 +459,11 @@ SHMRING_API ssize_t shmring_write(shmring *r, const void *buf, size_t n, int64_t
 	 * pipe does. The timeout covers the whole call. */
 	if (n == 0)
 		return 0;
-	int64_t now = shmring__now();
-	int64_t deadline = timeout_ns <= 0                ? 0
-			   : timeout_ns < INT64_MAX - now ? now + timeout_ns
-							  : INT64_MAX;
+	int64_t deadline = 0; /* only a positive timeout reads the clock */
+	if (timeout_ns > 0) {
+		int64_t now = shmring__now();
+		deadline = timeout_ns < INT64_MAX - now ? now + timeout_ns : INT64_MAX;
+	}
 	size_t done = 0;
 	while (done < n) {
 		struct io_arg a = {(uint8_t *)buf + done, n - done, n <= PIPE_BUF};

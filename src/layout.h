@@ -134,6 +134,12 @@ struct sr_endpoint {
 	sr_a64 resv_size;  /* 0x38 size of that reservation (records) */
 };
 
+/* poll_pid holds the key of the pollfd socket that listens for the endpoint:
+ * the binder's pid and the endpoint it bound for. Never 0, and unique among
+ * live processes (pids are below 2^22, indexes below 2^8). */
+#define SR_POLL_KEY(idx, pid) (((uint32_t)(pid) << 8) | ((uint32_t)(idx)&0xffu))
+#define SR_POLL_KEY_PID(key) ((uint32_t)(key) >> 8)
+
 struct sr_header {
 	struct sr_config_line cfg;      /* 0x000 */
 	struct sr_pos_line prod;        /* 0x100 */

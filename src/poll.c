@@ -52,13 +52,6 @@ struct sr_pidwatch {
 	int fd; /* -1: the process has exited, its endpoint not yet reaped */
 };
 
-/* The key of a socket bound by process pid for endpoint idx: never 0, and
- * unique among live processes (pids are below 2^22, indexes below 2^8). */
-static uint32_t poll_key(unsigned idx, pid_t pid)
-{
-	return ((uint32_t)pid << 8) | (idx & 0xffu);
-}
-
 static socklen_t poll_addr(const shmring *r, uint32_t key, struct sockaddr_un *a)
 {
 	memset(a, 0, sizeof(*a));
@@ -110,13 +103,6 @@ static bool names_live(const shmring *r, unsigned lo, unsigned hi, pid_t pid)
 	return false;
 }
 
-/* Keep one pidfd per live process on the other side in the epoll set. A
- * pidfd turns readable, and stays so, when its process exits: then it leaves
- * the set, once, and the next call looks at the peers at once (a dead peer's
- * claim is cleared there, and ready() sees it). Its pid is remembered while
- * an entry still names it, dead and not reaped, so that it is not watched
- * again: that would keep the pollfd readable, and an event loop spinning on
- * -EAGAIN, until somebody reaps the entry. */
 /* Arm or disarm the liveness tick (the top of the file). */
 static void set_tick(shmring *r, bool on)
 {
@@ -145,6 +131,13 @@ static void set_tick(shmring *r, bool on)
 		r->poll_ticking = on;
 }
 
+/* Keep one pidfd per live process on the other side in the epoll set. A
+ * pidfd turns readable, and stays so, when its process exits: then it leaves
+ * the set, once, and the next call looks at the peers at once (a dead peer's
+ * claim is cleared there, and ready() sees it). Its pid is remembered while
+ * an entry still names it, dead and not reaped, so that it is not watched
+ * again: that would keep the pollfd readable, and an event loop spinning on
+ * -EAGAIN, until somebody reaps the entry. */
 static void refresh_watch(shmring *r)
 {
 	bool tick = false; /* a holder on the other side that no pidfd watches */
@@ -296,7 +289,7 @@ SHMRING_API int shmring_pollfd(shmring *r)
 			continue;
 		int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		struct sockaddr_un a;
-		r->poll_key[i] = poll_key((unsigned)ro[i]->idx, getpid());
+		r->poll_key[i] = SR_POLL_KEY((unsigned)ro[i]->idx, (uint32_t)getpid());
 		socklen_t len = poll_addr(r, r->poll_key[i], &a);
 		struct epoll_event ev = {.events = EPOLLIN, .data.fd = s};
 		if (s < 0 || bind(s, (struct sockaddr *)&a, len) < 0 ||
@@ -324,7 +317,7 @@ void shmring__poll_free(shmring *r)
 			 * closing its copy of the handle must not silence its
 			 * parent's pollfd (the key names the parent) */
 			uint32_t key = r->poll_key[i];
-			if (ro[i]->idx >= 0 && key >> 8 == (uint32_t)getpid())
+			if (ro[i]->idx >= 0 && SR_POLL_KEY_PID(key) == (uint32_t)getpid())
 				atomic_compare_exchange_strong(&ro[i]->ep->poll_pid, &key, 0);
 		}
 	}

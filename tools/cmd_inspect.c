@@ -518,8 +518,7 @@ static void stat_json(const struct view *v)
 		json_u64(&j, "gen", SR_EP_GEN(sg));
 		json_u64(&j, "pid", e->pid);
 		json_u64(&j, "since_ns", e->since_ns);
-		/* the word holds the pollfd socket's key: its binder's pid << 8 */
-		json_u64(&j, "poll_pid", ld_relaxed(&e->poll_pid) >> 8);
+		json_u64(&j, "poll_pid", SR_POLL_KEY_PID(ld_relaxed(&e->poll_pid)));
 		json_u64(&j, "count", ld_relaxed(&e->count));
 		json_u64(&j, "bytes", ld_relaxed(&e->bytes));
 		json_u64(&j, "wakeups", ld_relaxed(&e->wakeups));

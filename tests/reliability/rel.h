@@ -614,7 +614,7 @@ static inline void rel_dump_fd(int fd, const char *title)
 			"ep %3u: %s gen %u role %u pid %u poll_pid %u count %" PRIu64
 			" wakeups %" PRIu64 " resv_pos %" PRId64 " resv_size %" PRIu64 "\n",
 			i, SR_EP_STATE(sg) == SR_EP_LIVE ? "LIVE" : "free", SR_EP_GEN(sg), e->role,
-			e->pid, atomic_load((sr_a32 *)&e->poll_pid) >> 8,
+			e->pid, SR_POLL_KEY_PID(atomic_load((sr_a32 *)&e->poll_pid)),
 			(uint64_t)atomic_load((sr_a64 *)&e->count),
 			(uint64_t)atomic_load((sr_a64 *)&e->wakeups), (int64_t)resv,
 			(uint64_t)atomic_load((sr_a64 *)&e->resv_size));
