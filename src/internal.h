@@ -89,11 +89,6 @@ struct shmring {
 	unsigned claim_forkgen;
 	uint64_t claim_pos, claim_size, claim_len;
 
-	/* Stream writer: the record this process may append to. */
-	uint64_t w_rec;
-	unsigned w_forkgen;
-	bool w_open;
-
 	/* Consumer side. */
 	bool peek_active;
 	unsigned peek_forkgen;

@@ -73,7 +73,9 @@ struct sr_config_line {
  * 256 bytes apart (the adjacent-line prefetcher pulls 128-byte pairs). */
 struct sr_pos_line {
 	sr_a64 pos;       /* +0x00 records: byte position; slots: slot position */
-	sr_a64 aux;       /* +0x08 streams, consumer line: bytes read of the record at pos */
+	sr_a64 aux;       /* +0x08 streams: the producer line's names the last record
+			   * reserved (a hint, ring_stream.c); the consumer line's
+			   * holds the bytes read of the record at pos */
 	uint64_t pad[30];
 };
 
@@ -183,15 +185,17 @@ struct sr_header {
 
 /* ---- Stream records (SHMRING_STREAM) ----
  * A byte stream is a record ring whose records grow: a writer reserves a
- * record of up to SR_STREAM_CHUNK bytes and appends to it while it is the
- * open record of that writer; the reader hands out bytes, and closes an open
- * record it has drained when another record waits behind it. The header word:
- * bits 0-19 bytes written, 20-36 record size / 8, 37-39 type, 40-63 owner tag.
- *   BUSY    reserved, first bytes being written (owner tag set)
- *   OPEN    the owner may append (by CAS on the word)
+ * record of up to SR_STREAM_CHUNK_MAX bytes, and every writer appends to it
+ * while it is open and the last reservation (the producer line's aux word
+ * names it); the reader hands out bytes, and closes an open record it has
+ * drained when another record waits behind it. The header word: bits 0-19
+ * bytes written, 20-36 record size / 8, 37-39 type, 40-63 tag of the writer
+ * that took it last.
+ *   BUSY    a writer writes into it (its tag set): first bytes, or an append
+ *   OPEN    any writer may append (by CAS on the word)
  *   CLOSED  no more appends; the reader passes it once drained
  *   PAD     padding, size = the whole record
- *   GIVING  the owner gives back the room its record does not use (owner tag set) */
+ *   GIVING  a writer gives back the room the record does not use (its tag set) */
 #define SR_STR_BUSY 1u
 #define SR_STR_OPEN 2u
 #define SR_STR_CLOSED 3u

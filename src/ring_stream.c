@@ -6,13 +6,15 @@
  * A stream is a record ring (ring_rec.c provides reservation, zeroing and
  * hole detection) whose records grow. A writer reserves a record of one chunk
  * (a quarter of the area, at most SR_STREAM_CHUNK_MAX) by CAS on the tail and
- * then appends to it, one CAS on the record's header word per write, while
- * the record stays its open record and the last one reserved (bytes appended
- * behind another writer's record would be read before that writer's earlier
- * ones); the reader copies out bytes as they are
+ * then appends to it, one CAS on the record's header word per write. Writers
+ * share the last record, as a pipe merges small writes into its last buffer:
+ * any writer appends to it, whoever reserved it, while it is open and the
+ * last reservation (bytes appended behind another record would be read
+ * before that record's earlier ones). prod.aux names the last record. The
+ * reader copies out bytes as they are
  * published and keeps its offset into the current record in the consumer line
  * (so forked holders of the read end share it). Many small writes therefore
- * share one header.
+ * share one header, from one writer or many.
  *
  * Writes of at most PIPE_BUF bytes land in one record with one header store,
  * so they are never interleaved with another writer's (the pipe rule), and
@@ -20,36 +22,40 @@
  * interleave, as in a pipe.
  *
  * Room. No room is left unused behind a record:
- *  - a record that cannot take the next whole write is closed, and when it is
- *    still the last reservation (the tail is its end) its writer gives back
- *    the room it does not use (CAS on the tail): the next record starts right
- *    behind its bytes. A writer's close does the same;
+ *  - the last record, when it cannot take the next whole write, is closed by
+ *    that write's writer (any writer), who gives back the room it does not
+ *    use (CAS on the tail): the next record starts right behind its bytes. A
+ *    writer's close does the same when it was the last to write into it;
  *  - with less room than a chunk, a new record takes the room there is (past
  *    the padding at the wrap if need be), as long as that holds the write (a
  *    whole one) or one byte (a longer one).
  * So a writer is refused (-EAGAIN) only when the room left (on either side
  * of the wrap) is less than its write needs: SR_ALIGN8(8 + n) bytes for a
- * write of n <= PIPE_BUF, 16 for a longer one. A record costs at most 15 bytes (its header and alignment),
- * and every record of a lone writer but its last holds more than
+ * write of n <= PIPE_BUF, 16 for a longer one. A record costs at most 15
+ * bytes (its header and alignment), and every record but the last holds more than
  * chunk - 8 - PIPE_BUF >= 4088 bytes. The guarantee, with C = stat.capacity
- * (the area: twice the configured capacity, at least 32 KiB): a writer that
- * fills an empty ring alone (other writers idle with no open record, or
- * closed) places at least C - C/256 - PIPE_BUF - 16 bytes before its first
- * -EAGAIN, whatever the sizes of its writes - more than 15/16 of the
- * configured capacity (tests/test_pipe.c, stream_fill_guarantee). Other
- * writers' records reserved behind an open one can keep it from giving back
- * (up to a chunk each), and each wrap can cost padding of less than one
- * write's need.
+ * (the area: twice the configured capacity, at least 32 KiB): writers that
+ * fill an empty ring, one at a time or taking turns, place at least
+ * C - C/256 - PIPE_BUF - 16 bytes before the first -EAGAIN, whatever the
+ * sizes of their writes - more than 15/16 of the configured capacity
+ * (tests/test_pipe.c, stream_fill_guarantee and
+ * stream_fill_guarantee_with_several_writers). Writes that race can cost
+ * more: a writer that finds the last record taken (BUSY) by another's write
+ * reserves a record behind it, and the record it could not join keeps its
+ * unused room until the reader passes it (up to a chunk each time). Each
+ * wrap can cost padding of less than one write's need.
  *
  * Closing. The reader closes (OPEN -> CLOSED by CAS) an open record it has
- * drained when something waits behind it; the writer's next append then fails
+ * drained when something waits behind it; a writer's next append then fails
  * its CAS and starts a new record. An append takes the record first (OPEN ->
  * BUSY by CAS), writes, and reopens it with the new length (store-release),
  * so the reader never closes, zeroes and frees a record under a writer's
- * memcpy. A writer closes its own record when the record is full. CAS on the
- * one header word decides every race between the two. A writer giving back
- * room takes its record (OPEN -> GIVING by CAS), moves the tail back by CAS
- * and closes the record at the size the second CAS decided.
+ * memcpy. A writer closes the record when it is full. CAS on the
+ * one header word decides every race between the writers and the reader. A
+ * writer giving back room takes the record (OPEN -> GIVING by CAS), moves the
+ * tail back by CAS and closes the record at the size the second CAS decided.
+ * BUSY and GIVING carry the tag of the writer that took the record, so that a
+ * reader that finds it dead can tell whose death holds the record.
  *
  * Deaths of writers. A writer that dies after reserving leaves a hole (zero
  * word: the generic hole rule of ring_rec.c) or a BUSY record (bytes half
@@ -114,77 +120,123 @@ static void count_out(shmring *r, uint64_t n)
 	st_relaxed(&e->bytes, ld_relaxed(&e->bytes) + n);
 }
 
-/* Close our open record, whose header word read w (OPEN, ours). If it is
- * still the last reservation, give back the room it does not use (see the
- * top of the file); if the reader closed it meanwhile, there is nothing to
- * do. Lock-free. */
-static void close_record(shmring *r, sr_a64 *hw, uint64_t w)
+/* The last record reserved, when it is open and still the last reservation:
+ * its position in *rec and its header word in *w; NULL otherwise.
+ *
+ * prod.aux names it: each writer that reserves a record raises it to the
+ * record's position (raise_last). It is a hint (a writer may be slow to
+ * raise it, or a hostile segment may hold anything), so the record is
+ * believed only when its header, read after it, says OPEN and its end is the
+ * tail, read after the header. A position whose record has been passed, or
+ * whose bytes another lap reused, cannot pass: its word is zero, or the tail
+ * is a lap past it (the tail moves back only inside the last record, which
+ * lies past the reuse) while the record would end less than a lap past it.
+ * The takers re-check the tail after their CAS on the word (take_last). */
+static inline sr_a64 *last_open(const shmring *r, uint64_t *rec, uint64_t *w)
+{
+	uint64_t at = ld_relaxed(&r->h->prod.aux);
+	sr_a64 *hw = word_at(r, at);
+	uint64_t x = ld_acquire(hw); /* pairs with the release of the word by its writer */
+	uint64_t size = SR_STR_SIZE(x);
+	/* acquire above: the tail is read after the word */
+	if (SR_STR_TYPE(x) != SR_STR_OPEN || ld_relaxed(&r->h->prod.pos) != at + size)
+		return NULL;
+	if (SR_UNLIKELY((at & 7) || (at & r->mask) + size > r->cap ||
+			SR_STR_LEN(x) + SR_REC_HDR > size))
+		return NULL; /* a scribble */
+	*rec = at;
+	*w = x;
+	return hw;
+}
+
+/* Take the last record from OPEN (word w) to `taken` (BUSY or GIVING, with
+ * our tag, so a reader that finds us dead in it can tell). Fails when someone
+ * else took it first, or when the tail moved meanwhile: then the word may
+ * have been another lap's (see last_open), and it gets back its value. */
+static bool take_last(const shmring *r, sr_a64 *hw, uint64_t rec, uint64_t w, uint64_t taken)
+{
+	/* pairs with the reader's CAS that closes the record and with other
+	 * writers' CAS that take it */
+	if (!cas_acq_rel(hw, &w, taken))
+		return false;
+	if (ld_relaxed(&r->h->prod.pos) == rec + SR_STR_SIZE(w))
+		return true;
+	/* ours while BUSY or GIVING: nobody else writes it; pairs with the
+	 * acquire of whoever reads it next */
+	st_release(hw, w);
+	return false;
+}
+
+/* Raise prod.aux to rec, the record we just reserved (a later reservation
+ * may have raised it past already). An aux a lap or more ahead of the tail
+ * is a scribble, and is overwritten. */
+static void raise_last(const shmring *r, uint64_t rec)
+{
+	sr_a64 *auxp = &r->h->prod.aux;
+	uint64_t cur = ld_relaxed(auxp);
+	while ((int64_t)(rec - cur) > 0 || cur - rec >= r->cap)
+		if (atomic_compare_exchange_weak_explicit(auxp, &cur, rec, memory_order_relaxed,
+							  memory_order_relaxed))
+			break;
+}
+
+/* Close the last record, whose header word read w (OPEN), at rec, giving
+ * back the room it does not use: the next record starts right behind its
+ * bytes (see the top of the file). Any writer may; when the record is full,
+ * or another writer or the reader got to the word first, it only closes it
+ * (or does nothing). Lock-free. */
+static void close_last(shmring *r, sr_a64 *hw, uint64_t rec, uint64_t w)
 {
 	uint64_t len = SR_STR_LEN(w), size = SR_STR_SIZE(w);
-	uint64_t fit = SR_ALIGN8(SR_REC_HDR + len), end = r->w_rec + size;
+	uint64_t fit = SR_ALIGN8(SR_REC_HDR + len);
 	uint32_t tag = SR_STR_TAG(w);
-	sr_a64 *tailp = &r->h->prod.pos;
-	r->w_open = false;
-	if (fit >= size || ld_relaxed(tailp) != end) {
-		/* nothing to give back, or a record waits behind ours */
+	if (fit >= size) {
 		atomic_compare_exchange_strong(hw, &w, SR_STR_WORD(SR_STR_CLOSED, len, size, tag));
 		return;
 	}
 	/* GIVING holds the record as BUSY does (the reader neither closes nor
-	 * passes it), and tells a reader that finds us dead that all our bytes
+	 * passes it), and tells a reader that finds us dead that all its bytes
 	 * are in: the record ends at `fit` or at `size`, by where the tail is. */
-	if (!cas_acq_rel(hw, &w, SR_STR_WORD(SR_STR_GIVING, len, size, tag)))
+	if (!take_last(r, hw, rec, w, SR_STR_WORD(SR_STR_GIVING, len, size, my_tag(r))))
 		return;
 	SR_CRASH(STR_GIVE_BACK);
-	uint64_t t = end;
-	bool back = cas_acq_rel(tailp, &t, r->w_rec + fit);
+	uint64_t t = rec + size;
+	bool back = cas_acq_rel(&r->h->prod.pos, &t, rec + fit);
 	/* pairs with the reader's ld_acquire of the header word */
 	st_release(hw, SR_STR_WORD(SR_STR_CLOSED, len, back ? fit : size, tag));
 }
 
-/* Append to this process's open record. Returns bytes appended, 0 when the
- * record cannot take them (closed, full, not ours any more). */
+/* Append to the last record, whoever reserved it (a pipe merges small
+ * writes into its last buffer the same way). Bytes go only behind the last
+ * reservation: behind an earlier one they would be read before bytes
+ * written earlier into a later record. Returns bytes appended, 0 when there
+ * is no open last record, or it cannot take them (then it is closed). */
 static uint64_t append(shmring *r, const uint8_t *buf, uint64_t n, bool whole)
 {
-	if (!r->w_open || r->w_forkgen != shmring__forkgen())
+	uint64_t rec, w;
+	sr_a64 *hw = last_open(r, &rec, &w);
+	if (!hw)
 		return 0;
-	sr_a64 *hw = word_at(r, r->w_rec);
-	uint64_t w = ld_acquire(hw);
 	uint64_t len = SR_STR_LEN(w), size = SR_STR_SIZE(w);
-	if (SR_STR_TYPE(w) != SR_STR_OPEN || SR_STR_TAG(w) != my_tag(r) || size < 16 ||
-	    (r->w_rec & r->mask) + size > r->cap || len + SR_REC_HDR > size) {
-		r->w_open = false;
-		return 0;
-	}
 	uint64_t space = size - SR_REC_HDR - len;
-	/* A record reserved behind ours holds another writer's bytes, written
-	 * before these: appended here, ours would be read first (a pipe keeps
-	 * the order of writes). The reservation came before that writer's
-	 * write returned, so a write that follows it in time sees the tail
-	 * moved. */
-	if (space == 0 || (whole && space < n) || ld_relaxed(&r->h->prod.pos) != r->w_rec + size) {
-		/* full for this write, or no longer the last: close it so the
-		 * reader need not */
-		close_record(r, hw, w);
+	if (space == 0 || (whole && space < n)) {
+		close_last(r, hw, rec, w);
 		return 0;
 	}
 	/* Take the record (BUSY) before touching its bytes: once the reader
 	 * has closed it, it zeroes and frees it, and a late write would leave
-	 * garbage in free space. pairs with the reader's CAS that closes it. */
-	uint64_t busy = SR_STR_WORD(SR_STR_BUSY, len, size, SR_STR_TAG(w));
-	if (!cas_acq_rel(hw, &w, busy)) {
-		r->w_open = false;
+	 * garbage in free space. */
+	if (!take_last(r, hw, rec, w, SR_STR_WORD(SR_STR_BUSY, len, size, my_tag(r))))
 		return 0;
-	}
 	SR_CRASH(STR_BUSY);
 	uint64_t c = n < space ? n : space;
-	uint8_t *dst = r->data + (r->w_rec & r->mask) + SR_REC_HDR + len;
+	uint8_t *dst = r->data + (rec & r->mask) + SR_REC_HDR + len;
 	shmring__copy_to_ring(&r->copy_tune, dst, buf, c / 2);
 	SR_CRASH(STR_PAYLOAD);
 	shmring__copy_to_ring(&r->copy_tune, dst + c / 2, buf + c / 2, c - c / 2);
 	/* release: the bytes before the length that covers them; pairs with
 	 * the reader's ld_acquire of the header word */
-	st_release(hw, SR_STR_WORD(SR_STR_OPEN, len + c, size, SR_STR_TAG(w)));
+	st_release(hw, SR_STR_WORD(SR_STR_OPEN, len + c, size, my_tag(r)));
 	return c;
 }
 
@@ -233,6 +285,7 @@ static int start_record(shmring *r, const uint8_t *buf, uint64_t n, bool whole)
 	SR_CRASH(STR_CAS);
 	sr_a64 *hw = word_at(r, rec);
 	st_relaxed(hw, SR_STR_WORD(SR_STR_BUSY, 0, size, tag));
+	raise_last(r, rec);
 	/* The BUSY word is visible no later than the bytes (hole rule), and
 	 * before the padding that leads the reader to it. */
 	atomic_thread_fence(memory_order_release);
@@ -248,9 +301,6 @@ static int start_record(shmring *r, const uint8_t *buf, uint64_t n, bool whole)
 	st_release(hw, SR_STR_WORD(SR_STR_OPEN, c, size, tag));
 	/* pairs with the ld_acquire of resv_pos in shmring__resv_held */
 	st_release(&r->prod.ep->resv_pos, SR_RESV_NONE);
-	r->w_rec = rec;
-	r->w_open = true;
-	r->w_forkgen = shmring__forkgen();
 	return (int)c;
 }
 
@@ -270,19 +320,15 @@ int shmring__stream_put(shmring *r, const void *buf, size_t n, bool whole)
 	return (int)c;
 }
 
-/* The writer is closing: let the reader pass our record at once, and give
- * back the room it does not use. */
+/* The writer is closing: when the last record is open and we were the
+ * last to write into it, let the reader pass it at once, and give back the
+ * room it does not use. */
 void shmring__stream_close_writer(shmring *r)
 {
-	if (!r->w_open || r->w_forkgen != shmring__forkgen())
-		return;
-	sr_a64 *hw = word_at(r, r->w_rec);
-	uint64_t w = ld_acquire(hw);
-	if (SR_STR_TYPE(w) == SR_STR_OPEN && SR_STR_TAG(w) == my_tag(r) &&
-	    SR_STR_LEN(w) + SR_REC_HDR <= SR_STR_SIZE(w) &&
-	    (r->w_rec & r->mask) + SR_STR_SIZE(w) <= r->cap)
-		close_record(r, hw, w);
-	r->w_open = false;
+	uint64_t rec, w;
+	sr_a64 *hw = last_open(r, &rec, &w);
+	if (hw && SR_STR_TAG(w) == my_tag(r))
+		close_last(r, hw, rec, w);
 	shmring__wake(r, SR_DATA);
 }
 

@@ -355,37 +355,42 @@ IMPL_TEST(poll_readiness, .init = init, .timeout = 30)
 	I->close(&e[1]);
 }
 
-/* `writers` processes write `writes` times each, sizes of 2 to PIPE_BUF
- * bytes (with `small`, every third one at most 61); the first two bytes of a
- * write say how long it is, the rest who wrote it. The reader checks every
- * write whole, then closes e[0]. */
+/* `writers` processes write `writes` times each, sizes of 5 to PIPE_BUF
+ * bytes (with `small`, every third one at most 64); a write holds its
+ * length (2 bytes), its writer, its number (2 bytes) and the writer's letter
+ * in the rest. The reader checks every write whole and each writer's writes
+ * in the order made, then closes e[0]. */
 static void whole_writes(const struct impl *I, struct end e[2], int writers, int writes, int small)
 {
 	pid_t pids[8];
 	cr_assert_leq(writers, 8);
+	cr_assert_leq(writes, 65536);
 	for (int w = 0; w < writers; w++) {
 		pids[w] = child();
 		if (pids[w] == 0) {
 			I->close(&e[0]);
 			static char blk[PIPE_BUF];
 			for (int i = 0; i < writes; i++) {
-				size_t n = 2 + (size_t)((i * 977 + w * 131) % (PIPE_BUF - 1));
+				size_t n = 5 + (size_t)((i * 977 + w * 131) % (PIPE_BUF - 4));
 				if (small && i % 3 == 0)
-					n = 2 + (size_t)(i % 60);
+					n = 5 + (size_t)(i % 60);
 				blk[0] = (char)(n & 0xff);
 				blk[1] = (char)(n >> 8);
-				memset(blk + 2, 'A' + w, n - 2);
+				blk[2] = (char)w;
+				blk[3] = (char)(i & 0xff);
+				blk[4] = (char)(i >> 8);
+				memset(blk + 5, 'A' + w, n - 5);
 				if (I->wr(&e[1], blk, n, 0) != (ssize_t)n)
 					_exit(1);
 			}
-			I->close(&e[1]); /* shmring: closes its record */
+			I->close(&e[1]); /* shmring: closes the last record if it wrote it */
 			_exit(0);
 		}
 	}
 	I->close(&e[1]);
 	/* read the stream in odd-sized pieces and check every record whole */
 	static uint8_t buf[1 << 20];
-	size_t have = 0, records = 0;
+	size_t have = 0, records = 0, next[8] = { 0 };
 	for (;;) {
 		ssize_t k = I->rd(&e[0], buf + have, 1000, 0);
 		cr_assert_geq(k, 0, "%s: read %zd", I->name, k);
@@ -393,14 +398,19 @@ static void whole_writes(const struct impl *I, struct end e[2], int writers, int
 			break;
 		have += (size_t)k;
 		size_t at = 0;
-		while (have - at >= 2) {
-			size_t n = buf[at] | (size_t)buf[at + 1] << 8;
-			cr_assert(n >= 2 && n <= PIPE_BUF, "%s: bad length %zu", I->name, n);
+		while (have - at >= 5) {
+			size_t n = buf[at] | (size_t)buf[at + 1] << 8, w = buf[at + 2];
+			size_t i = buf[at + 3] | (size_t)buf[at + 4] << 8;
+			cr_assert(n >= 5 && n <= PIPE_BUF && w < (size_t)writers,
+				  "%s: bad length %zu or writer %zu", I->name, n, w);
+			cr_assert_eq(i, next[w], "%s: writer %zu's write %zu came for %zu", I->name,
+				     w, i, next[w]);
 			if (have - at < n)
 				break;
-			for (size_t i = 2; i < n; i++)
-				cr_assert_eq(buf[at + i], buf[at + 2], "%s: record %zu interleaved",
+			for (size_t j = 5; j < n; j++)
+				cr_assert_eq(buf[at + j], 'A' + w, "%s: record %zu interleaved",
 					     I->name, records);
+			next[w]++;
 			at += n;
 			records++;
 		}
@@ -419,6 +429,18 @@ IMPL_TEST(pipe_buf_writes_are_atomic_with_4_writers, .init = init, .timeout = 12
 	struct end e[2];
 	cr_assert_eq(I->make(e), 0);
 	whole_writes(I, e, 4, 2000, 0);
+	I->close(&e[0]);
+}
+
+/* More writers than cores, a third of the writes small: writers share the
+ * stream's last record, append to it and close it in turns, racing. */
+IMPL_TEST(eight_writers_sharing_records_keep_writes_whole_and_in_order, .init = init,
+	  .timeout = 120)
+{
+	T;
+	struct end e[2];
+	cr_assert_eq(I->make(e), 0);
+	whole_writes(I, e, 8, 4000, 1);
 	I->close(&e[0]);
 }
 
@@ -603,10 +625,10 @@ static size_t size_of(int kind, uint64_t i)
 	return kind < 5 ? one[kind] : mix[i % 9];
 }
 
-/* Write until the first -EAGAIN (timeout 0), bytes numbered from *at on.
- * Whole writes go all or nothing. Returns the bytes placed; *last is the
- * size of the refused write. */
-static uint64_t fill(shmring *w, int kind, uint64_t *at, size_t *last)
+/* Write until the first -EAGAIN (timeout 0), bytes numbered from *at on,
+ * the writes taking turns among the nw writers w[]. Whole writes go all or
+ * nothing. Returns the bytes placed; *last is the size of the refused write. */
+static uint64_t fill_turns(shmring **w, int nw, int kind, uint64_t *at, size_t *last)
 {
 	static uint8_t out[65536];
 	uint64_t placed = 0;
@@ -614,7 +636,7 @@ static uint64_t fill(shmring *w, int kind, uint64_t *at, size_t *last)
 		size_t n = size_of(kind, i);
 		for (size_t j = 0; j < n; j++)
 			out[j] = pattern(*at + j);
-		ssize_t k = shmring_write(w, out, n, 0);
+		ssize_t k = shmring_write(w[i % (uint64_t)nw], out, n, 0);
 		if (k < 0) {
 			cr_assert_eq(k, -EAGAIN, "write of %zu: %zd", n, k);
 			*last = n;
@@ -625,6 +647,11 @@ static uint64_t fill(shmring *w, int kind, uint64_t *at, size_t *last)
 		placed += (uint64_t)k;
 		*at += (uint64_t)k;
 	}
+}
+
+static uint64_t fill(shmring *w, int kind, uint64_t *at, size_t *last)
+{
+	return fill_turns(&w, 1, kind, at, last);
 }
 
 /* Read exactly `want` bytes, numbered from *at on, then find nothing (or the
@@ -726,6 +753,82 @@ Test(pipe, stream_fill_guarantee, .init = init, .timeout = 120)
 		}
 }
 
+/*
+ * The same guarantee with several writers (API.md: a stream holds at least
+ * 15/16 of its capacity). Writers share the last record: each appends to it
+ * whoever reserved it, and closes it, giving back its unused room, when it
+ * cannot take a write. Before, each writer had a record of its own (up to a
+ * chunk, 8 KiB): four writers that had written a few bytes each filled the
+ * 32 KiB area of a 4 KiB pipe, and a fifth was refused with 16 bytes in the
+ * stream; writers taking turns started a record of a chunk per write.
+ *   - idle: four writers write 4 bytes each and go idle, a fifth fills;
+ *   - turns: four writers take turns, write by write.
+ */
+/* The writers have gone and the reader has read everything: end of file,
+ * nothing counted in dropped, no room in use. Closes the reader. */
+static void end_of_file_and_nothing_lost(shmring *r, int behind)
+{
+	char b;
+	cr_assert_eq(shmring_read(r, &b, 1, 5000000000LL), 0, "behind %d: end of file", behind);
+	struct shmring_stat s;
+	cr_assert_eq(shmring_stat(r, &s), 0);
+	cr_assert_eq(s.dropped, 0, "behind %d: dropped %" PRIu64, behind, s.dropped);
+	cr_assert_eq(s.used, 0, "behind %d: %zu bytes in use", behind, s.used);
+	shmring_close(r);
+}
+
+static void fill_with_several_writers(size_t cap, int turns, int kind)
+{
+	char what[96];
+	snprintf(what, sizeof(what), "capacity %zu, %s, writes %s%zu", cap,
+		 turns ? "four writers taking turns" : "four idle writers and a fifth",
+		 kind < 5 ? "of " : "mixed from ", size_of(kind, 0));
+	shmring *e[2], *w[5];
+	struct shmring_config c = { .capacity = cap };
+	cr_assert_eq(shmring_pipe(e, &c), 0, "%s", what);
+	w[0] = e[1];
+	for (int i = 1; i < 5; i++)
+		cr_assert_eq(shmring_open_fd(shmring_fd(e[0]), SHMRING_PRODUCER, &w[i]), 0, "%s",
+			     what);
+	struct shmring_stat st;
+	cr_assert_eq(shmring_stat(e[0], &st), 0);
+	uint64_t C = st.capacity, at = 0, rd = 0, placed = 0;
+	size_t last = 0;
+	if (turns) {
+		placed = fill_turns(w + 1, 4, kind, &at, &last);
+	} else {
+		uint8_t four[4];
+		for (int i = 1; i < 5; i++) {
+			for (int j = 0; j < 4; j++)
+				four[j] = pattern(at + (uint64_t)j);
+			cr_assert_eq(shmring_write(w[i], four, 4, 0), 4, "%s", what);
+			at += 4;
+			placed += 4;
+		}
+		placed += fill(w[0], kind, &at, &last);
+	}
+	cr_assert_eq(shmring_stat(e[0], &st), 0);
+	cr_assert_lt(C - st.used, need_of(last),
+		     "%s: a write of %zu refused with %" PRIu64 " bytes of room", what, last,
+		     C - st.used);
+	cr_assert_geq(placed, C - C / 256 - PIPE_BUF - 16, "%s: placed %" PRIu64 " of %" PRIu64,
+		      what, placed, C);
+	cr_assert_geq(placed, cap / 16 * 15, "%s: placed %" PRIu64, what, placed);
+	drain(e[0], placed, &rd, what);
+	for (int i = 0; i < 5; i++)
+		shmring_close(w[i]);
+	end_of_file_and_nothing_lost(e[0], 0);
+}
+
+Test(pipe, stream_fill_guarantee_with_several_writers, .init = init, .timeout = 120)
+{
+	static const size_t caps[] = { 4096, 65536 };
+	for (unsigned ci = 0; ci < sizeof(caps) / sizeof(caps[0]); ci++)
+		for (int turns = 0; turns < 2; turns++)
+			for (int kind = 0; kind < 6; kind++)
+				fill_with_several_writers(caps[ci], turns, kind);
+}
+
 /* Four writers, writes of up to PIPE_BUF bytes, in the smallest stream: the
  * room each record gives back and the room a new record takes when there is
  * less than a chunk must not cut or interleave a write. */
@@ -824,6 +927,31 @@ Test(pipe, a_reader_killed_passing_a_record_drops_nothing, .init = init, .timeou
  * passes the room it did not give back - also when another writer's record
  * already waits behind it.
  */
+/* A writer of the stream behind fd, in a child, is killed giving back
+ * room: with own_record, of the record it wrote "hello" into, as it closes;
+ * without, of the last record (the parent's), which cannot take its write of
+ * PIPE_BUF bytes. */
+static void writer_killed_giving_back(int fd, int own_record)
+{
+	pid_t pid = child();
+	if (pid == 0) {
+		static char blk[PIPE_BUF];
+		shmring *w = NULL;
+		if (shmring_open_fd(fd, SHMRING_PRODUCER, &w) < 0)
+			_exit(2);
+		if (own_record && shmring_write(w, "hello", 5, 0) != 5)
+			_exit(4);
+		arm("STR_GIVE_BACK", 1);
+		if (own_record)
+			shmring_close(w);
+		else
+			shmring_write(w, blk, PIPE_BUF, 0);
+		_exit(3); /* not killed */
+	}
+	int st = reap(pid);
+	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "writer status %#x", st);
+}
+
 Test(pipe, a_writer_killed_giving_back_room_loses_nothing, .init = init, .timeout = 60)
 {
 	static char in[64];
@@ -833,19 +961,7 @@ Test(pipe, a_writer_killed_giving_back_room_loses_nothing, .init = init, .timeou
 		cr_assert_eq(shmring_pipe(e, &c), 0);
 		int fd = dup(shmring_fd(e[0]));
 		cr_assert_geq(fd, 0);
-		pid_t pid = child();
-		if (pid == 0) {
-			shmring *w = NULL;
-			if (shmring_open_fd(fd, SHMRING_PRODUCER, &w) < 0)
-				_exit(2);
-			if (shmring_write(w, "hello", 5, 0) != 5)
-				_exit(4);
-			arm("STR_GIVE_BACK", 1);
-			shmring_close(w); /* closes its record, gives back the rest */
-			_exit(3);         /* not killed */
-		}
-		int st = reap(pid);
-		cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "writer status %#x", st);
+		writer_killed_giving_back(fd, 1);
 		if (behind)
 			cr_assert_eq(shmring_write(e[1], "world", 5, 0), 5);
 		shmring_close(e[1]);
@@ -857,13 +973,46 @@ Test(pipe, a_writer_killed_giving_back_room_loses_nothing, .init = init, .timeou
 		}
 		cr_assert_eq(memcmp(in, behind ? "helloworld" : "hello", got), 0, "behind %d: %.*s",
 			     behind, (int)got, in);
-		cr_assert_eq(shmring_read(e[0], in, sizeof(in), 5000000000LL), 0,
-			     "behind %d: end of file", behind);
-		struct shmring_stat s;
-		cr_assert_eq(shmring_stat(e[0], &s), 0);
-		cr_assert_eq(s.dropped, 0, "behind %d: dropped %" PRIu64, behind, s.dropped);
-		cr_assert_eq(s.used, 0, "behind %d: %zu bytes in use", behind, s.used);
-		shmring_close(e[0]);
+		end_of_file_and_nothing_lost(e[0], behind);
+		close(fd);
+	}
+}
+
+/* Writers share the last record, and any of them closes it and gives back
+ * its room when it cannot take a write. Here the parent wrote the record's
+ * bytes (5, then PIPE_BUF) and lives; a forked writer finds no room in it for
+ * PIPE_BUF bytes and dies giving back its room. The reader must see the giver
+ * dead (its tag is in the word, not that of the parent, who still writes),
+ * pass the record whole and count nothing. */
+Test(pipe, a_writer_killed_giving_back_room_of_a_shared_record_loses_nothing, .init = init,
+     .timeout = 60)
+{
+	static char in[2 * PIPE_BUF], blk[PIPE_BUF];
+	memset(blk, 'B', sizeof(blk));
+	for (int behind = 0; behind < 2; behind++) {
+		shmring *e[2];
+		struct shmring_config c = { .capacity = 4096 };
+		cr_assert_eq(shmring_pipe(e, &c), 0);
+		cr_assert_eq(shmring_write(e[1], "hello", 5, 0), 5);
+		cr_assert_eq(shmring_write(e[1], blk, PIPE_BUF, 0), PIPE_BUF);
+		int fd = dup(shmring_fd(e[0]));
+		cr_assert_geq(fd, 0);
+		writer_killed_giving_back(fd, 0);
+		if (behind)
+			cr_assert_eq(shmring_write(e[1], "world", 5, 0), 5);
+		size_t got = 0, want = 5 + PIPE_BUF + (behind ? 5u : 0u);
+		while (got < want) {
+			ssize_t k = shmring_read(e[0], in + got, sizeof(in) - got, 5000000000LL);
+			cr_assert_gt(k, 0, "behind %d: read %zd after %zu bytes", behind, k, got);
+			got += (size_t)k;
+		}
+		cr_assert_eq(got, want, "behind %d", behind);
+		cr_assert_eq(memcmp(in, "hello", 5), 0, "behind %d", behind);
+		cr_assert_eq(memcmp(in + 5, blk, PIPE_BUF), 0, "behind %d", behind);
+		if (behind)
+			cr_assert_eq(memcmp(in + 5 + PIPE_BUF, "world", 5), 0);
+		shmring_close(e[1]);
+		end_of_file_and_nothing_lost(e[0], behind);
 		close(fd);
 	}
 }

@@ -427,3 +427,52 @@ Test(scribble, a_lap_of_padding_is_corrupt_not_a_spin, .timeout = 30)
 		lap_of_padding(SHMRING_MPSC, call);
 	}
 }
+
+/* A stream's producer line names its last record (prod.aux), a hint the
+ * writers take only when the header there says OPEN and the record ends at
+ * the tail. Here the hint points into the payload of the record at 0, at
+ * bytes that look like an open record's header, as a lap-old hint or a
+ * scribble could: the next write must not land there, and every byte must
+ * come out as written (last_open's look at the tail and take_last's second
+ * look after its CAS each stop it; the test fails without both). */
+Test(scribble, a_stream_does_not_append_where_a_bad_hint_points, .timeout = 30)
+{
+	char name[128];
+	snprintf(name, sizeof(name), "shmring-test-scribble-hint-%d", (int)getpid());
+	struct shmring_config cfg = { .capacity = 4096, .flags = SHMRING_STREAM };
+	shmring *c = NULL, *p = NULL;
+	int rc = shmring_create(name, &cfg, SHMRING_CONSUMER, &c);
+	cr_assert_eq(rc, 0, "create: %s", t_err(rc));
+	rc = shmring_open(name, SHMRING_PRODUCER, &p);
+	cr_assert_eq(rc, 0, "open: %s", t_err(rc));
+	size_t len;
+	unsigned char *m = t_map_named(name, &len, NULL);
+	shmring_unlink(name);
+
+	unsigned char out[64], in[128];
+	for (size_t i = 0; i < sizeof(out); i++)
+		out[i] = (unsigned char)(i * 7 + 1);
+	uint64_t fake = SR_STR_WORD(SR_STR_OPEN, 0, 64, 0x123);
+	memcpy(out + 16, &fake, 8); /* the word at position 8 + 16 */
+	cr_assert_eq(shmring_write(p, out, sizeof(out), 0), (ssize_t)sizeof(out));
+	uint64_t *aux = (uint64_t *)(m + SR_OFF_PROD + 8);
+	cr_assert_eq(__atomic_load_n(aux, __ATOMIC_RELAXED), 0, "the first record is at 0");
+	__atomic_store_n(aux, 24, __ATOMIC_RELAXED);
+	cr_assert_eq(shmring_write(p, "xyz", 3, 0), 3);
+
+	size_t got = 0;
+	while (got < sizeof(out) + 3) {
+		ssize_t k = shmring_read(c, in + got, sizeof(in) - got, 0);
+		cr_assert_gt(k, 0, "read after %zu bytes: %zd (%s)", got, k, t_err((int)k));
+		got += (size_t)k;
+	}
+	cr_assert_eq(memcmp(in, out, sizeof(out)), 0, "the first write came out changed");
+	cr_assert_eq(memcmp(in + sizeof(out), "xyz", 3), 0, "the second write came out changed");
+	cr_assert_eq(shmring_read(c, in, sizeof(in), 0), -EAGAIN);
+	struct shmring_stat st;
+	cr_assert_eq(shmring_stat(c, &st), 0);
+	cr_assert_eq(st.dropped, 0);
+	munmap(m, len);
+	shmring_close(p);
+	shmring_close(c);
+}

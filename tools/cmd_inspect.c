@@ -354,9 +354,12 @@ static void stat_text(const struct view *v)
 	       (unsigned long long)ld_relaxed(&h->prod.pos), unit);
 	printf("  head          %llu (0x200, dequeue position, %s)\n",
 	       (unsigned long long)ld_relaxed(&h->cons.pos), unit);
-	if (c->flags & SHMRING_STREAM)
+	if (c->flags & SHMRING_STREAM) {
+		printf("  last record   %llu (0x108, where writers append)\n",
+		       (unsigned long long)ld_relaxed(&h->prod.aux));
 		printf("  read offset   %llu (0x208, bytes read of the record at head)\n",
 		       (unsigned long long)ld_relaxed(&h->cons.aux));
+	}
 	if (v->kind == VIEW_RING)
 		printf("  used          %llu of %llu bytes (%.1f%%)\n", (unsigned long long)s.used,
 		       (unsigned long long)s.capacity, fill_pct(&s));
@@ -460,8 +463,10 @@ static void stat_json(const struct view *v)
 	json_open(&j, "positions", '{');
 	json_u64(&j, "tail", ld_relaxed(&h->prod.pos));
 	json_u64(&j, "head", ld_relaxed(&h->cons.pos));
-	if (c->flags & SHMRING_STREAM)
+	if (c->flags & SHMRING_STREAM) {
+		json_u64(&j, "last_record", ld_relaxed(&h->prod.aux));
 		json_u64(&j, "read_offset", ld_relaxed(&h->cons.aux));
+	}
 	if (v->kind == VIEW_RING) {
 		json_u64(&j, "used", s.used);
 		json_u64(&j, "capacity", s.capacity);

@@ -921,8 +921,8 @@ FZ_FN uint64_t fz_field_off(const struct fz_seg *s, const struct fz_ep *prod,
 		}
 		if (cons && cons->r && cons->peek)
 			return fz_pos_off(s, cons->r->peek_pos);
-		if (prod && prod->r && prod->r->w_open) /* the stream writer's record */
-			return fz_pos_off(s, prod->r->w_rec);
+		if (prod && prod->r && (prod->r->flags & SHMRING_STREAM)) /* the last record */
+			return fz_pos_off(s, fz_word(s, SR_OFF_PROD + 8));
 		return fz_pos_off(s, head);
 	case FZ_F_CONFIG:
 	default:
