@@ -120,26 +120,42 @@ static void count_out(shmring *r, uint64_t n)
 	st_relaxed(&e->bytes, ld_relaxed(&e->bytes) + n);
 }
 
-/* The last record reserved, when it is open and still the last reservation:
- * its position in *rec and its header word in *w; NULL otherwise.
+/* A write's bytes into its record. Crash-point builds copy in two halves,
+ * so that a test can stop in between. */
+static inline void copy_in(shmring *r, uint8_t *dst, const uint8_t *src, uint64_t n)
+{
+#ifdef SHMRING_CRASHPOINTS
+	shmring__copy_to_ring(&r->copy_tune, dst, src, n / 2);
+	SR_CRASH(STR_PAYLOAD);
+	shmring__copy_to_ring(&r->copy_tune, dst + n / 2, src + n / 2, n - n / 2);
+#else
+	shmring__copy_to_ring(&r->copy_tune, dst, src, n);
+#endif
+}
+
+/* The last record reserved, when it is open or held by an append (BUSY) and
+ * still the last reservation: its position in *rec and its header word in
+ * *w; NULL otherwise.
  *
  * prod.aux names it: each writer that reserves a record raises it to the
  * record's position (raise_last). It is a hint (a writer may be slow to
  * raise it, or a hostile segment may hold anything), so the record is
- * believed only when its header, read after it, says OPEN and its end is the
- * tail, read after the header. A position whose record has been passed, or
+ * believed only when its header, read after it, says OPEN or BUSY and its
+ * end is the tail, read after the header. A position whose record has been passed, or
  * whose bytes another lap reused, cannot pass: its word is zero, or the tail
  * is a lap past it (the tail moves back only inside the last record, which
  * lies past the reuse) while the record would end less than a lap past it.
- * The takers re-check the tail after their CAS on the word (take_last). */
-static inline sr_a64 *last_open(const shmring *r, uint64_t *rec, uint64_t *w)
+ * The takers look at the tail again after their CAS on the word (take_last). */
+static inline sr_a64 *last_record(const shmring *r, uint64_t *rec, uint64_t *w)
 {
 	uint64_t at = ld_relaxed(&r->h->prod.aux);
 	sr_a64 *hw = word_at(r, at);
 	uint64_t x = ld_acquire(hw); /* pairs with the release of the word by its writer */
 	uint64_t size = SR_STR_SIZE(x);
+	uint32_t type = SR_STR_TYPE(x);
 	/* acquire above: the tail is read after the word */
-	if (SR_STR_TYPE(x) != SR_STR_OPEN || ld_relaxed(&r->h->prod.pos) != at + size)
+	if ((type != SR_STR_OPEN && type != SR_STR_BUSY) ||
+	    ld_relaxed(&r->h->prod.pos) != at + size)
 		return NULL;
 	if (SR_UNLIKELY((at & 7) || (at & r->mask) + size > r->cap ||
 			SR_STR_LEN(x) + SR_REC_HDR > size))
@@ -151,15 +167,18 @@ static inline sr_a64 *last_open(const shmring *r, uint64_t *rec, uint64_t *w)
 
 /* Take the last record from OPEN (word w) to `taken` (BUSY or GIVING, with
  * our tag, so a reader that finds us dead in it can tell). Fails when someone
- * else took it first, or when the tail moved meanwhile: then the word may
- * have been another lap's (see last_open), and it gets back its value. */
+ * else took it first, or when the tail is now more than a lap past the
+ * record: then the word was another lap's, equal to w by chance (see
+ * last_record), and it gets back its value. A tail that moved less than that
+ * is another writer's reservation behind the record, made since last_record
+ * looked: that write overlaps ours, so either order is the pipe's. */
 static bool take_last(const shmring *r, sr_a64 *hw, uint64_t rec, uint64_t w, uint64_t taken)
 {
 	/* pairs with the reader's CAS that closes the record and with other
 	 * writers' CAS that take it */
 	if (!cas_acq_rel(hw, &w, taken))
 		return false;
-	if (ld_relaxed(&r->h->prod.pos) == rec + SR_STR_SIZE(w))
+	if (SR_LIKELY(ld_relaxed(&r->h->prod.pos) - rec <= r->cap))
 		return true;
 	/* ours while BUSY or GIVING: nobody else writes it; pairs with the
 	 * acquire of whoever reads it next */
@@ -206,6 +225,13 @@ static void close_last(shmring *r, sr_a64 *hw, uint64_t rec, uint64_t w)
 	st_release(hw, SR_STR_WORD(SR_STR_CLOSED, len, back ? fit : size, tag));
 }
 
+/* How many times a writer looks again at a last record that another
+ * writer's append holds (BUSY), before it starts a record of its own behind
+ * it: an append holds it for a copy of at most PIPE_BUF bytes, unless its
+ * writer was preempted; a record started instead leaves the room the held
+ * one does not use until the reader passes it. */
+#define APPEND_SPINS 64
+
 /* Append to the last record, whoever reserved it (a pipe merges small
  * writes into its last buffer the same way). Bytes go only behind the last
  * reservation: behind an earlier one they would be read before bytes
@@ -213,27 +239,36 @@ static void close_last(shmring *r, sr_a64 *hw, uint64_t rec, uint64_t w)
  * is no open last record, or it cannot take them (then it is closed). */
 static uint64_t append(shmring *r, const uint8_t *buf, uint64_t n, bool whole)
 {
-	uint64_t rec, w;
-	sr_a64 *hw = last_open(r, &rec, &w);
-	if (!hw)
-		return 0;
-	uint64_t len = SR_STR_LEN(w), size = SR_STR_SIZE(w);
-	uint64_t space = size - SR_REC_HDR - len;
-	if (space == 0 || (whole && space < n)) {
-		close_last(r, hw, rec, w);
-		return 0;
+	uint64_t rec, w, len, size, space;
+	sr_a64 *hw;
+	for (unsigned spins = 0;; spins++) {
+		if (!(hw = last_record(r, &rec, &w)))
+			return 0;
+		if (SR_STR_TYPE(w) == SR_STR_BUSY) {
+			if (spins == APPEND_SPINS)
+				return 0;
+			cpu_relax();
+			continue;
+		}
+		len = SR_STR_LEN(w);
+		size = SR_STR_SIZE(w);
+		space = size - SR_REC_HDR - len;
+		if (space == 0 || (whole && space < n)) {
+			close_last(r, hw, rec, w);
+			return 0;
+		}
+		/* Take the record (BUSY) before touching its bytes: once the
+		 * reader has closed it, it zeroes and frees it, and a late write
+		 * would leave garbage in free space. */
+		if (take_last(r, hw, rec, w, SR_STR_WORD(SR_STR_BUSY, len, size, my_tag(r))))
+			break;
+		if (spins == APPEND_SPINS)
+			return 0;
 	}
-	/* Take the record (BUSY) before touching its bytes: once the reader
-	 * has closed it, it zeroes and frees it, and a late write would leave
-	 * garbage in free space. */
-	if (!take_last(r, hw, rec, w, SR_STR_WORD(SR_STR_BUSY, len, size, my_tag(r))))
-		return 0;
 	SR_CRASH(STR_BUSY);
 	uint64_t c = n < space ? n : space;
 	uint8_t *dst = r->data + (rec & r->mask) + SR_REC_HDR + len;
-	shmring__copy_to_ring(&r->copy_tune, dst, buf, c / 2);
-	SR_CRASH(STR_PAYLOAD);
-	shmring__copy_to_ring(&r->copy_tune, dst + c / 2, buf + c / 2, c - c / 2);
+	copy_in(r, dst, buf, c);
 	/* release: the bytes before the length that covers them; pairs with
 	 * the reader's ld_acquire of the header word */
 	st_release(hw, SR_STR_WORD(SR_STR_OPEN, len + c, size, my_tag(r)));
@@ -294,9 +329,7 @@ static int start_record(shmring *r, const uint8_t *buf, uint64_t n, bool whole)
 	SR_CRASH(STR_BUSY);
 	uint64_t c = n < size - SR_REC_HDR ? n : size - SR_REC_HDR;
 	uint8_t *dst = r->data + (rec & r->mask) + SR_REC_HDR;
-	shmring__copy_to_ring(&r->copy_tune, dst, buf, c / 2);
-	SR_CRASH(STR_PAYLOAD);
-	shmring__copy_to_ring(&r->copy_tune, dst + c / 2, buf + c / 2, c - c / 2);
+	copy_in(r, dst, buf, c);
 	/* pairs with the reader's ld_acquire of the header word */
 	st_release(hw, SR_STR_WORD(SR_STR_OPEN, c, size, tag));
 	/* pairs with the ld_acquire of resv_pos in shmring__resv_held */
@@ -326,8 +359,8 @@ int shmring__stream_put(shmring *r, const void *buf, size_t n, bool whole)
 void shmring__stream_close_writer(shmring *r)
 {
 	uint64_t rec, w;
-	sr_a64 *hw = last_open(r, &rec, &w);
-	if (hw && SR_STR_TAG(w) == my_tag(r))
+	sr_a64 *hw = last_record(r, &rec, &w);
+	if (hw && SR_STR_TYPE(w) == SR_STR_OPEN && SR_STR_TAG(w) == my_tag(r))
 		close_last(r, hw, rec, w);
 	shmring__wake(r, SR_DATA);
 }

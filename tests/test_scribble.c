@@ -433,8 +433,8 @@ Test(scribble, a_lap_of_padding_is_corrupt_not_a_spin, .timeout = 30)
  * the tail. Here the hint points into the payload of the record at 0, at
  * bytes that look like an open record's header, as a lap-old hint or a
  * scribble could: the next write must not land there, and every byte must
- * come out as written (last_open's look at the tail and take_last's second
- * look after its CAS each stop it; the test fails without both). */
+ * come out as written (last_record's look at the tail stops it; the test
+ * fails without). */
 Test(scribble, a_stream_does_not_append_where_a_bad_hint_points, .timeout = 30)
 {
 	char name[128];
