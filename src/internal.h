@@ -164,6 +164,22 @@ const char *shmring__crash_name(unsigned id);
 #define SR_CRASH(id) ((void)0)
 #endif
 
+/* A producer's bytes into the ring. Crash-point builds copy in two halves
+ * and stop at crash point cp (an SR_CP_*) in between, so that a test can
+ * kill a producer with half its message written. */
+static inline void shmring__copy_in(shmring *r, uint8_t *dst, const uint8_t *src, uint64_t len,
+				    unsigned cp)
+{
+#ifdef SHMRING_CRASHPOINTS
+	shmring__copy_to_ring(&r->copy_tune, dst, src, len / 2);
+	shmring__crash(cp);
+	shmring__copy_to_ring(&r->copy_tune, dst + len / 2, src + len / 2, len - len / 2);
+#else
+	(void)cp;
+	shmring__copy_to_ring(&r->copy_tune, dst, src, len);
+#endif
+}
+
 /* ---- segment.c ---- */
 /* Where glibc keeps POSIX shared memory, and how a ring being created is
  * named there until it is complete (then link(2) gives it its name). */

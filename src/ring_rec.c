@@ -52,17 +52,10 @@ static inline bool multi_producer(const shmring *r)
 	return r->mode == SHMRING_MPSC || (r->flags & SHMRING_STREAM);
 }
 
-/* A payload into its record, out of line (rec_fast.h: sr_copy_in). Crash-
- * point builds copy in two halves, so that a test can stop in between. */
+/* A payload into its record, out of line (rec_fast.h: sr_copy_in). */
 void shmring__rec_copy_in(shmring *r, uint8_t *dst, const uint8_t *src, uint64_t len)
 {
-#ifdef SHMRING_CRASHPOINTS
-	shmring__copy_to_ring(&r->copy_tune, dst, src, len / 2);
-	SR_CRASH(REC_PAYLOAD);
-	shmring__copy_to_ring(&r->copy_tune, dst + len / 2, src + len / 2, len - len / 2);
-#else
-	shmring__copy_to_ring(&r->copy_tune, dst, src, len);
-#endif
+	shmring__copy_in(r, dst, src, len, SR_CP_REC_PAYLOAD);
 }
 
 void shmring__rec_init(struct sr_header *h, uint8_t *data)

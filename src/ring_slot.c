@@ -95,14 +95,9 @@ static int slot_send(shmring *r, const struct iovec *v, int n)
 		}
 		struct sr_slot *s = slot_at(r, pos);
 		st_relaxed(&s->len, v[i].iov_len);
-		if (v[i].iov_len) { /* in two halves, for the crash tests */
-			size_t half = v[i].iov_len / 2;
-			const uint8_t *src = v[i].iov_base;
-			shmring__copy_to_ring(&r->copy_tune, payload(s), src, half);
-			SR_CRASH(SLOT_PAYLOAD);
-			shmring__copy_to_ring(&r->copy_tune, payload(s) + half, src + half,
-					      v[i].iov_len - half);
-		}
+		if (v[i].iov_len)
+			shmring__copy_in(r, payload(s), v[i].iov_base, v[i].iov_len,
+					 SR_CP_SLOT_PAYLOAD);
 		done(s, pos + 1, r->prod.ep);
 		count(r->prod.ep, v[i].iov_len);
 	}

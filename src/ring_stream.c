@@ -120,19 +120,6 @@ static void count_out(shmring *r, uint64_t n)
 	st_relaxed(&e->bytes, ld_relaxed(&e->bytes) + n);
 }
 
-/* A write's bytes into its record. Crash-point builds copy in two halves,
- * so that a test can stop in between. */
-static inline void copy_in(shmring *r, uint8_t *dst, const uint8_t *src, uint64_t n)
-{
-#ifdef SHMRING_CRASHPOINTS
-	shmring__copy_to_ring(&r->copy_tune, dst, src, n / 2);
-	SR_CRASH(STR_PAYLOAD);
-	shmring__copy_to_ring(&r->copy_tune, dst + n / 2, src + n / 2, n - n / 2);
-#else
-	shmring__copy_to_ring(&r->copy_tune, dst, src, n);
-#endif
-}
-
 /* The last record reserved, when it is open or held by an append (BUSY) and
  * still the last reservation: its position in *rec and its header word in
  * *w; NULL otherwise.
@@ -268,7 +255,7 @@ static uint64_t append(shmring *r, const uint8_t *buf, uint64_t n, bool whole)
 	SR_CRASH(STR_BUSY);
 	uint64_t c = n < space ? n : space;
 	uint8_t *dst = r->data + (rec & r->mask) + SR_REC_HDR + len;
-	copy_in(r, dst, buf, c);
+	shmring__copy_in(r, dst, buf, c, SR_CP_STR_PAYLOAD);
 	/* release: the bytes before the length that covers them; pairs with
 	 * the reader's ld_acquire of the header word */
 	st_release(hw, SR_STR_WORD(SR_STR_OPEN, len + c, size, my_tag(r)));
@@ -329,7 +316,7 @@ static int start_record(shmring *r, const uint8_t *buf, uint64_t n, bool whole)
 	SR_CRASH(STR_BUSY);
 	uint64_t c = n < size - SR_REC_HDR ? n : size - SR_REC_HDR;
 	uint8_t *dst = r->data + (rec & r->mask) + SR_REC_HDR;
-	copy_in(r, dst, buf, c);
+	shmring__copy_in(r, dst, buf, c, SR_CP_STR_PAYLOAD);
 	/* pairs with the reader's ld_acquire of the header word */
 	st_release(hw, SR_STR_WORD(SR_STR_OPEN, c, size, tag));
 	/* pairs with the ld_acquire of resv_pos in shmring__resv_held */
