@@ -36,6 +36,7 @@
 #include <criterion/parameterized.h>
 
 #include "shmring.h"
+#include "testutil.h"
 
 #define CAP (64 * 1024)
 
@@ -355,11 +356,10 @@ IMPL_TEST(poll_readiness, .init = init, .timeout = 30)
 	I->close(&e[1]);
 }
 
-/* `writers` processes write `writes` times each, sizes of 5 to PIPE_BUF
- * bytes (with `small`, every third one at most 64); a write holds its
- * length (2 bytes), its writer, its number (2 bytes) and the writer's letter
- * in the rest. The reader checks every write whole and each writer's writes
- * in the order made, then closes e[0]. */
+/* `writers` processes write `writes` times each, stamped (t_stamp_write),
+ * sizes of 5 to PIPE_BUF bytes (with `small`, every third one at most 64).
+ * The reader checks every write whole and each writer's writes in the order
+ * made, then closes e[0]. */
 static void whole_writes(const struct impl *I, struct end e[2], int writers, int writes, int small)
 {
 	pid_t pids[8];
@@ -374,12 +374,7 @@ static void whole_writes(const struct impl *I, struct end e[2], int writers, int
 				size_t n = 5 + (size_t)((i * 977 + w * 131) % (PIPE_BUF - 4));
 				if (small && i % 3 == 0)
 					n = 5 + (size_t)(i % 60);
-				blk[0] = (char)(n & 0xff);
-				blk[1] = (char)(n >> 8);
-				blk[2] = (char)w;
-				blk[3] = (char)(i & 0xff);
-				blk[4] = (char)(i >> 8);
-				memset(blk + 5, 'A' + w, n - 5);
+				t_stamp_write(blk, n, (unsigned)w, (unsigned)i);
 				if (I->wr(&e[1], blk, n, 0) != (ssize_t)n)
 					_exit(1);
 			}
@@ -390,35 +385,22 @@ static void whole_writes(const struct impl *I, struct end e[2], int writers, int
 	I->close(&e[1]);
 	/* read the stream in odd-sized pieces and check every record whole */
 	static uint8_t buf[1 << 20];
-	size_t have = 0, records = 0, next[8] = { 0 };
+	size_t have = 0;
+	unsigned next[8] = { 0 };
+	uint64_t records = 0;
 	for (;;) {
 		ssize_t k = I->rd(&e[0], buf + have, 1000, 0);
 		cr_assert_geq(k, 0, "%s: read %zd", I->name, k);
 		if (k == 0)
 			break;
 		have += (size_t)k;
-		size_t at = 0;
-		while (have - at >= 5) {
-			size_t n = buf[at] | (size_t)buf[at + 1] << 8, w = buf[at + 2];
-			size_t i = buf[at + 3] | (size_t)buf[at + 4] << 8;
-			cr_assert(n >= 5 && n <= PIPE_BUF && w < (size_t)writers,
-				  "%s: bad length %zu or writer %zu", I->name, n, w);
-			cr_assert_eq(i, next[w], "%s: writer %zu's write %zu came for %zu", I->name,
-				     w, i, next[w]);
-			if (have - at < n)
-				break;
-			for (size_t j = 5; j < n; j++)
-				cr_assert_eq(buf[at + j], 'A' + w, "%s: record %zu interleaved",
-					     I->name, records);
-			next[w]++;
-			at += n;
-			records++;
-		}
-		memmove(buf, buf + at, have - at);
-		have -= at;
+		char why[128];
+		cr_assert_eq(t_stamped_writes(buf, &have, (unsigned)writers, next, &records, why,
+					      sizeof(why)),
+			     0, "%s: %s", I->name, why);
 	}
 	cr_assert_eq(have, 0, "%s: %zu stray bytes", I->name, have);
-	cr_assert_eq(records, (size_t)writers * (size_t)writes, "%s", I->name);
+	cr_assert_eq(records, (uint64_t)writers * (uint64_t)writes, "%s", I->name);
 	for (int w = 0; w < writers; w++)
 		cr_assert_eq(reap(pids[w]), 0, "%s: writer %d", I->name, w);
 }

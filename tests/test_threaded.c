@@ -3,7 +3,8 @@
  * test_threaded.c - threads in one process, each with its own handle: a
  * million stamped messages through every mode (and 2x2 threads on MPMC), with
  * the default spin and with spin 0 so that the futex path runs on nearly
- * every message; and sleepers woken by a close from another thread.
+ * every message; several writer threads of one byte stream (they share its
+ * last record); and sleepers woken by a close from another thread.
  *
  * No fork here: this executable carries the ctest label `threaded` and also
  * runs under ThreadSanitizer (where it runs a tenth of the messages). For that
@@ -328,6 +329,88 @@ static int stamped_stream_exactly_once_in_order(const struct tparam *tp)
 	return 0;
 }
 
+/* ---- Writer threads of one byte stream ------------------------------------------ */
+
+#define PIPE_WRITERS 3
+
+struct pipe_writer {
+	shmring *w;
+	unsigned id, writes;
+	long rc; /* 0, or the failed write's result */
+};
+
+/* Whole writes of 5 to PIPE_BUF bytes, stamped (t_stamp_write), most of
+ * them short, so that they share records. */
+static void *pipe_writer(void *arg)
+{
+	struct pipe_writer *pw = arg;
+	static _Thread_local char blk[PIPE_BUF];
+	for (unsigned i = 0; i < pw->writes; i++) {
+		size_t n = i % 16 ? 5 + (i * 31 + pw->id * 7) % 60
+				  : 5 + (i * 977 + pw->id * 131) % (PIPE_BUF - 4);
+		t_stamp_write(blk, n, pw->id, i);
+		ssize_t k = shmring_write(pw->w, blk, n, -1);
+		if (k != (ssize_t)n) {
+			pw->rc = k < 0 ? (long)k : -EIO;
+			break;
+		}
+	}
+	shmring_close(pw->w);
+	return NULL;
+}
+
+/* PIPE_WRITERS writer threads, each with its own handle, and the reader
+ * here, on the smallest stream: every write whole, each writer's in order,
+ * all of them, then end of file. */
+static int pipe_writers_share_the_stream(int64_t spin)
+{
+	shmring *e[2];
+	struct shmring_config cfg = { .capacity = 4096 };
+	int rc = shmring_pipe(e, &cfg);
+	CHECK(rc == 0, "shmring_pipe: %d (%s)", rc, t_err(rc));
+	struct pipe_writer pw[PIPE_WRITERS];
+	pthread_t th[PIPE_WRITERS];
+	for (unsigned i = 0; i < PIPE_WRITERS; i++) {
+		pw[i] = (struct pipe_writer){ .id = i, .writes = 600000 / SCALE };
+		rc = i ? shmring_open_fd(shmring_fd(e[0]), SHMRING_PRODUCER, &pw[i].w)
+		       : (pw[i].w = e[1], 0);
+		CHECK(rc == 0, "open_fd: %d (%s)", rc, t_err(rc));
+		CHECK(shmring_set_spin(pw[i].w, spin) == 0, "set_spin");
+	}
+	CHECK(shmring_set_spin(e[0], spin) == 0, "set_spin");
+	for (unsigned i = 0; i < PIPE_WRITERS; i++)
+		CHECK(pthread_create(&th[i], NULL, pipe_writer, &pw[i]) == 0, "pthread_create");
+
+	static uint8_t buf[1 << 16];
+	size_t have = 0;
+	unsigned next[PIPE_WRITERS] = { 0 };
+	uint64_t writes = 0;
+	for (;;) {
+		ssize_t k = shmring_read(e[0], buf + have, 1000, -1);
+		CHECK(k >= 0, "read: %zd (%s)", k, t_err((int)k));
+		if (k == 0)
+			break;
+		have += (size_t)k;
+		char why[128];
+		CHECK(t_stamped_writes(buf, &have, PIPE_WRITERS, next, &writes, why, sizeof(why)) ==
+			      0,
+		      "%s", why);
+	}
+	for (unsigned i = 0; i < PIPE_WRITERS; i++) {
+		pthread_join(th[i], NULL);
+		CHECK(pw[i].rc == 0, "writer %u: %ld (%s)", i, pw[i].rc, t_err((int)pw[i].rc));
+		CHECK(next[i] == pw[i].writes, "writer %u: %u of %u writes read", i, next[i],
+		      pw[i].writes);
+	}
+	CHECK(have == 0, "%zu stray bytes", have);
+	struct shmring_stat st;
+	CHECK(shmring_stat(e[0], &st) == 0, "stat");
+	CHECK(st.used == 0 && st.dropped == 0, "used %zu, dropped %llu", st.used,
+	      (unsigned long long)st.dropped);
+	shmring_close(e[0]);
+	return 0;
+}
+
 /* ---- A close from another thread wakes a sleeper -------------------------------- */
 
 struct sleeper {
@@ -411,6 +494,20 @@ int main(void)
 		int64_t t0 = t_now();
 		alarm(240);
 		int r = stamped_stream_exactly_once_in_order(tp);
+		alarm(0);
+		printf("[%s] %s: (%.2fs)\n", r ? "FAIL" : "PASS", current, (t_now() - t0) / 1e9);
+		fflush(stdout);
+		failed += r;
+		run++;
+	}
+	static const int64_t pipe_spins[] = { 50000, 0 };
+	for (int i = 0; i < 2; i++) {
+		snprintf(current, sizeof(current),
+			 "threaded::pipe_writers_share_the_stream(%d writers, spin %lld)",
+			 PIPE_WRITERS, (long long)pipe_spins[i]);
+		int64_t t0 = t_now();
+		alarm(240);
+		int r = pipe_writers_share_the_stream(pipe_spins[i]);
 		alarm(0);
 		printf("[%s] %s: (%.2fs)\n", r ? "FAIL" : "PASS", current, (t_now() - t0) / 1e9);
 		fflush(stdout);

@@ -15,6 +15,7 @@
 #endif
 
 #include <errno.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -182,6 +183,57 @@ static inline struct shmring_config t_cfg(enum shmring_mode m, size_t capacity, 
 static inline const char *t_err(long rc)
 {
 	return rc >= 0 ? "ok" : strerror((int)-rc);
+}
+
+/* ---- Stamped whole writes of a byte stream (tests of several writers) ----
+ * A write of n (5 to PIPE_BUF) bytes holds its length (2 bytes), its writer,
+ * its number modulo 2^16 (2 bytes), then the writer's letter. */
+static inline void t_stamp_write(char *blk, size_t n, unsigned writer, unsigned i)
+{
+	blk[0] = (char)(n & 0xff);
+	blk[1] = (char)(n >> 8);
+	blk[2] = (char)writer;
+	blk[3] = (char)(i & 0xff);
+	blk[4] = (char)((i >> 8) & 0xff);
+	memset(blk + 5, 'A' + (int)writer, n - 5);
+}
+
+/* Check the whole writes at the start of buf[0, *have) and remove them,
+ * keeping a partial last one; next[w] is the number writer w's next write
+ * must have, *writes counts the writes seen. Returns 0, or -1 with the
+ * reason in why: a bad length or writer, a write out of its writer's order,
+ * or one interleaved with another. */
+static inline int t_stamped_writes(uint8_t *buf, size_t *have, unsigned writers, unsigned *next,
+				   uint64_t *writes, char *why, size_t whylen)
+{
+	size_t at = 0;
+	while (*have - at >= 5) {
+		size_t n = buf[at] | (size_t)buf[at + 1] << 8, w = buf[at + 2];
+		unsigned i = buf[at + 3] | (unsigned)buf[at + 4] << 8;
+		if (n < 5 || n > PIPE_BUF || w >= writers) {
+			snprintf(why, whylen, "write %" PRIu64 ": length %zu, writer %zu", *writes,
+				 n, w);
+			return -1;
+		}
+		if (i != (next[w] & 0xffff)) {
+			snprintf(why, whylen, "writer %zu's write %u came for %u", w, i, next[w]);
+			return -1;
+		}
+		if (*have - at < n)
+			break;
+		for (size_t j = 5; j < n; j++)
+			if (buf[at + j] != 'A' + w) {
+				snprintf(why, whylen, "write %" PRIu64 " interleaved at byte %zu",
+					 *writes, j);
+				return -1;
+			}
+		next[w]++;
+		(*writes)++;
+		at += n;
+	}
+	memmove(buf, buf + at, *have - at);
+	*have -= at;
+	return 0;
 }
 
 #endif /* SHMRING_TEST_UTIL_H */
