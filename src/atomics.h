@@ -39,6 +39,10 @@ typedef _Atomic uint32_t sr_a32;
 #define cas_acq_rel(p, expected, desired)                                                  \
 	atomic_compare_exchange_strong_explicit((p), (expected), (desired),                \
 						memory_order_acq_rel, memory_order_acquire)
+/* Compare-and-swap of a word that orders nothing (a hint). */
+#define cas_relaxed(p, expected, desired)                                                         \
+	atomic_compare_exchange_strong_explicit((p), (expected), (desired), memory_order_relaxed, \
+						memory_order_relaxed)
 /* The full fence of the wait/wake handshake (wait.c): a store before it and a
  * load after it are not reordered. Compiles to one locked instruction on x86. */
 #define fence_full() atomic_thread_fence(memory_order_seq_cst)

@@ -25,6 +25,8 @@ typedef rl::atomic<uint32_t> sr_a32;
 #define ld_seqcst(p) (*(p))($).load(rl::mo_seq_cst)
 #define cas_acq_rel(p, expected, desired)                                                  \
 	(*(p))($).compare_exchange_strong(*(expected), (desired), rl::mo_acq_rel)
+#define cas_relaxed(p, expected, desired) \
+	(*(p))($).compare_exchange_strong(*(expected), (desired), rl::mo_relaxed)
 #define fence_full() rl::atomic_thread_fence(rl::mo_seq_cst, $)
 
 static inline void cpu_relax(void)

@@ -56,6 +56,8 @@
  * tail back by CAS and closes the record at the size the second CAS decided.
  * BUSY and GIVING carry the tag of the writer that took the record, so that a
  * reader that finds it dead can tell whose death holds the record.
+ * The orderings on the word are in stream_core.h, which the Relacy model
+ * tests/model/model_stream.cpp checks with two writers and the reader.
  *
  * Deaths of writers. A writer that dies after reserving leaves a hole (zero
  * word: the generic hole rule of ring_rec.c) or a BUSY record (bytes half
@@ -75,6 +77,7 @@
  * had copied out went with it, as with a pipe).
  */
 #include "internal.h"
+#include "stream_core.h"
 
 #include <limits.h>
 #include <string.h>
@@ -125,7 +128,7 @@ static void count_out(shmring *r, uint64_t n)
  * *w; NULL otherwise.
  *
  * prod.aux names it: each writer that reserves a record raises it to the
- * record's position (raise_last). It is a hint (a writer may be slow to
+ * record's position (sc_raise_last). It is a hint (a writer may be slow to
  * raise it, or a hostile segment may hold anything), so the record is
  * believed only when its header, read after it, says OPEN or BUSY and its
  * end is the tail, read after the header. A position whose record has been passed, or
@@ -137,7 +140,7 @@ static inline sr_a64 *last_record(const shmring *r, uint64_t *rec, uint64_t *w)
 {
 	uint64_t at = ld_relaxed(&r->h->prod.aux);
 	sr_a64 *hw = word_at(r, at);
-	uint64_t x = ld_acquire(hw); /* pairs with the release of the word by its writer */
+	uint64_t x = sc_look(hw);
 	uint64_t size = SR_STR_SIZE(x);
 	uint32_t type = SR_STR_TYPE(x);
 	/* acquire above: the tail is read after the word */
@@ -161,29 +164,12 @@ static inline sr_a64 *last_record(const shmring *r, uint64_t *rec, uint64_t *w)
  * looked: that write overlaps ours, so either order is the pipe's. */
 static bool take_last(const shmring *r, sr_a64 *hw, uint64_t rec, uint64_t w, uint64_t taken)
 {
-	/* pairs with the reader's CAS that closes the record and with other
-	 * writers' CAS that take it */
-	if (!cas_acq_rel(hw, &w, taken))
+	if (!sc_take(hw, w, taken))
 		return false;
 	if (SR_LIKELY(ld_relaxed(&r->h->prod.pos) - rec <= r->cap))
 		return true;
-	/* ours while BUSY or GIVING: nobody else writes it; pairs with the
-	 * acquire of whoever reads it next */
-	st_release(hw, w);
+	sc_publish(hw, w); /* ours while BUSY or GIVING: nobody else writes it */
 	return false;
-}
-
-/* Raise prod.aux to rec, the record we just reserved (a later reservation
- * may have raised it past already). An aux a lap or more ahead of the tail
- * is a scribble, and is overwritten. */
-static void raise_last(const shmring *r, uint64_t rec)
-{
-	sr_a64 *auxp = &r->h->prod.aux;
-	uint64_t cur = ld_relaxed(auxp);
-	while ((int64_t)(rec - cur) > 0 || cur - rec >= r->cap)
-		if (atomic_compare_exchange_weak_explicit(auxp, &cur, rec, memory_order_relaxed,
-							  memory_order_relaxed))
-			break;
 }
 
 /* Close the last record, whose header word read w (OPEN), at rec, giving
@@ -197,7 +183,7 @@ static void close_last(shmring *r, sr_a64 *hw, uint64_t rec, uint64_t w)
 	uint64_t fit = SR_ALIGN8(SR_REC_HDR + len);
 	uint32_t tag = SR_STR_TAG(w);
 	if (fit >= size) {
-		atomic_compare_exchange_strong(hw, &w, SR_STR_WORD(SR_STR_CLOSED, len, size, tag));
+		sc_close(hw, w, SR_STR_WORD(SR_STR_CLOSED, len, size, tag));
 		return;
 	}
 	/* GIVING holds the record as BUSY does (the reader neither closes nor
@@ -208,8 +194,7 @@ static void close_last(shmring *r, sr_a64 *hw, uint64_t rec, uint64_t w)
 	SR_CRASH(STR_GIVE_BACK);
 	uint64_t t = rec + size;
 	bool back = cas_acq_rel(&r->h->prod.pos, &t, rec + fit);
-	/* pairs with the reader's ld_acquire of the header word */
-	st_release(hw, SR_STR_WORD(SR_STR_CLOSED, len, back ? fit : size, tag));
+	sc_publish(hw, SR_STR_WORD(SR_STR_CLOSED, len, back ? fit : size, tag));
 }
 
 /* How many times a writer looks again at a last record that another
@@ -256,9 +241,7 @@ static uint64_t append(shmring *r, const uint8_t *buf, uint64_t n, bool whole)
 	uint64_t c = n < space ? n : space;
 	uint8_t *dst = r->data + (rec & r->mask) + SR_REC_HDR + len;
 	shmring__copy_in(r, dst, buf, c, SR_CP_STR_PAYLOAD);
-	/* release: the bytes before the length that covers them; pairs with
-	 * the reader's ld_acquire of the header word */
-	st_release(hw, SR_STR_WORD(SR_STR_OPEN, len + c, size, my_tag(r)));
+	sc_publish(hw, SR_STR_WORD(SR_STR_OPEN, len + c, size, my_tag(r)));
 	return c;
 }
 
@@ -307,7 +290,7 @@ static int start_record(shmring *r, const uint8_t *buf, uint64_t n, bool whole)
 	SR_CRASH(STR_CAS);
 	sr_a64 *hw = word_at(r, rec);
 	st_relaxed(hw, SR_STR_WORD(SR_STR_BUSY, 0, size, tag));
-	raise_last(r, rec);
+	sc_raise_last(&r->h->prod.aux, rec, r->cap);
 	/* The BUSY word is visible no later than the bytes (hole rule), and
 	 * before the padding that leads the reader to it. */
 	atomic_thread_fence(memory_order_release);
@@ -317,8 +300,7 @@ static int start_record(shmring *r, const uint8_t *buf, uint64_t n, bool whole)
 	uint64_t c = n < size - SR_REC_HDR ? n : size - SR_REC_HDR;
 	uint8_t *dst = r->data + (rec & r->mask) + SR_REC_HDR;
 	shmring__copy_in(r, dst, buf, c, SR_CP_STR_PAYLOAD);
-	/* pairs with the reader's ld_acquire of the header word */
-	st_release(hw, SR_STR_WORD(SR_STR_OPEN, c, size, tag));
+	sc_publish(hw, SR_STR_WORD(SR_STR_OPEN, c, size, tag));
 	/* pairs with the ld_acquire of resv_pos in shmring__resv_held */
 	st_release(&r->prod.ep->resv_pos, SR_RESV_NONE);
 	return (int)c;
@@ -407,7 +389,7 @@ int shmring__stream_get(shmring *r, void *buf, size_t n)
 	while (got < n) {
 		uint64_t idx = h & r->mask;
 		sr_a64 *hw = word_at(r, h);
-		uint64_t w = ld_acquire(hw); /* pairs with the writer's release of the word */
+		uint64_t w = sc_look(hw);
 		if (w == 0)
 			break;
 		uint32_t type = SR_STR_TYPE(w);
@@ -441,8 +423,7 @@ int shmring__stream_get(shmring *r, void *buf, size_t n)
 		 * pairs with the writers' CAS on the tail */
 		if (ld_acquire(&r->h->prod.pos) - h <= size)
 			break;
-		atomic_compare_exchange_strong(
-			hw, &w, SR_STR_WORD(SR_STR_CLOSED, len, size, SR_STR_TAG(w)));
+		sc_close(hw, w, SR_STR_WORD(SR_STR_CLOSED, len, size, SR_STR_TAG(w)));
 	}
 	if (!got) {
 		if (passed)

@@ -28,6 +28,7 @@
 #include "atomics.h"
 #include <errno.h>
 #include "rec_core.h"
+#include "model_check.h"
 
 enum { REC = 2, CAP = 3 * REC, MSGS = 5 }; // positions count words here
 
@@ -106,22 +107,10 @@ template <style S> struct spsc : rl::test_suite<spsc<S>, 2> {
 	}
 };
 
-template <class T> static bool check()
-{
-	rl::test_params p;
-	p.iteration_count = 300000;
-	p.search_type = rl::random_scheduler_type;
-	bool ok = rl::simulate<T>(p);
-	rl::test_params full;
-	full.search_type = rl::fair_context_bound_scheduler_type;
-	full.context_bound = 2;
-	return rl::simulate<T>(full) && ok;
-}
-
 int main()
 {
-	bool ok = check<spsc<SP_ONE> >();
-	ok = check<spsc<ZEROING> >() && ok;
-	ok = check<spsc<SP_GROUP> >() && ok;
+	bool ok = check<spsc<SP_ONE>>(300000);
+	ok = check<spsc<ZEROING>>(300000) && ok;
+	ok = check<spsc<SP_GROUP>>(300000) && ok;
 	return ok ? 0 : 1;
 }
