@@ -131,11 +131,12 @@ static void count_out(shmring *r, uint64_t n)
  * record's position (sc_raise_last). It is a hint (a writer may be slow to
  * raise it, or a hostile segment may hold anything), so the record is
  * believed only when its header, read after it, says OPEN or BUSY and its
- * end is the tail, read after the header. A position whose record has been passed, or
- * whose bytes another lap reused, cannot pass: its word is zero, or the tail
- * is a lap past it (the tail moves back only inside the last record, which
- * lies past the reuse) while the record would end less than a lap past it.
- * The takers look at the tail again after their CAS on the word (take_last). */
+ * end is the tail, read after the header. A position whose record has been
+ * passed, or whose bytes another lap reused, cannot pass: its word is zero,
+ * or the tail is a lap past it (the tail moves back only inside the last
+ * record, which lies past the reuse) while the record would end less than a
+ * lap past it. The takers look at the tail again after their CAS on the word
+ * (take_last). */
 static inline sr_a64 *last_record(const shmring *r, uint64_t *rec, uint64_t *w)
 {
 	uint64_t at = ld_relaxed(&r->h->prod.aux);
