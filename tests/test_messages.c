@@ -1126,13 +1126,18 @@ MODE_TEST(messages, a_signal_ends_a_wait_with_eintr, TMO)
 	sigemptyset(&sa.sa_mask);
 	cr_assert_eq(sigaction(SIGUSR1, &sa, NULL), 0);
 
-	for (int variant = 0; variant < 4; variant++) {
-		int spin0 = variant & 1, on_send = variant & 2;
+	/* The default spin, none (sleep at once), busy-polling and a spin of
+	 * 10 s: in the last two the signal comes in the spin, which has no
+	 * system call for the kernel to interrupt (wait.c, sigguard_*). */
+	static const int64_t spins[] = { 1, 0, -1, 10 * SEC };
+	static const char *spin_names[] = { "default", "0", "busy-poll", "10 s" };
+	for (int variant = 0; variant < 8; variant++) {
+		int kind = variant % 4, on_send = variant / 4;
 		shmring *p, *c;
 		t_pair(mode, 4096, 1024, &p, &c);
-		if (spin0) {
-			shmring_set_spin(p, 0);
-			shmring_set_spin(c, 0);
+		if (spins[kind] != 1) {
+			shmring_set_spin(p, spins[kind]);
+			shmring_set_spin(c, spins[kind]);
 		}
 		if (on_send)
 			while (send_pattern(p, 1024, 0, 0) == 0) {
@@ -1168,7 +1173,7 @@ MODE_TEST(messages, a_signal_ends_a_wait_with_eintr, TMO)
 		t_reap_ok(pid, 10, "signaller");
 		cr_assert(got_signal, "%s: the signal did not arrive", M);
 		cr_assert_eq(rc, -EINTR, "%s: %s(-1, spin %s) interrupted by a signal: %ld (%s)", M,
-			     on_send ? "send" : "recv", spin0 ? "0" : "default", rc, t_err(rc));
+			     on_send ? "send" : "recv", spin_names[kind], rc, t_err(rc));
 		cr_assert_lt(dt, 2 * SEC, "%s: the signal ended the wait only after %.3f s", M,
 			     dt / 1e9);
 		munmap((void *)done, 4096);
@@ -1176,6 +1181,41 @@ MODE_TEST(messages, a_signal_ends_a_wait_with_eintr, TMO)
 		shmring_close(p);
 	}
 	signal(SIGUSR1, SIG_DFL);
+}
+
+/* A signal with no handler (SIGWINCH, ignored by default) ends no wait,
+ * in a spin as in a sleep, though the spin blocks it for a while (wait.c,
+ * sigguard_*): the consumer gets the message sent after the signals. */
+Test(messages, a_signal_without_a_handler_does_not_end_a_wait, TMO)
+{
+	signal(SIGWINCH, SIG_DFL);
+	static const int64_t spins[] = { -1, 10 * SEC, 0 };
+	for (int kind = 0; kind < 3; kind++) {
+		shmring *p, *c;
+		t_pair(SHMRING_SPSC, 4096, 1024, &p, &c);
+		shmring_set_spin(c, spins[kind]);
+		pid_t parent = getpid();
+		pid_t pid = t_fork();
+		if (pid == 0) {
+			for (int i = 0; i < 6; i++) {
+				t_sleep_ms(50);
+				kill(parent, SIGWINCH);
+			}
+			t_sleep_ms(50);
+			_exit(shmring_send(p, "late", 4, 0) == 0 ? 0 : 1);
+		}
+		char b[64];
+		long rc = shmring_recv(c, b, sizeof(b), 5 * SEC);
+		t_reap_ok(pid, 10, "signaller");
+		cr_assert_eq(rc, 4, "spin %lld: recv after signals with no handler: %ld (%s)",
+			     (long long)spins[kind], rc, t_err(rc));
+		sigset_t pending;
+		sigpending(&pending);
+		cr_assert_eq(sigismember(&pending, SIGWINCH), 0, "spin %lld: SIGWINCH left pending",
+			     (long long)spins[kind]);
+		shmring_close(c);
+		shmring_close(p);
+	}
 }
 
 /* ---- pollfd ------------------------------------------------------------------------ */
