@@ -40,9 +40,11 @@
  * sizes of their writes - more than 15/16 of the configured capacity
  * (tests/test_pipe.c, stream_fill_guarantee and
  * stream_fill_guarantee_with_several_writers). Writes that race can cost
- * more: a writer that finds the last record taken (BUSY) by another's write
- * reserves a record behind it, and the record it could not join keeps its
- * unused room until the reader passes it (up to a chunk each time). Each
+ * more: a writer that finds the last record held (BUSY) by another's write
+ * past APPEND_SPINS looks, or not yet named by the hint, reserves a record
+ * behind it, and the record it could not join keeps its unused room until
+ * the reader passes it (up to a chunk each time); such races cascade, and
+ * with no reader they can fill the ring with little data (README). Each
  * wrap can cost padding of less than one write's need.
  *
  * Closing. The reader closes (OPEN -> CLOSED by CAS) an open record it has
@@ -148,7 +150,7 @@ static inline sr_a64 *last_record(const shmring *r, uint64_t *rec, uint64_t *w)
 	if ((type != SR_STR_OPEN && type != SR_STR_BUSY) ||
 	    ld_relaxed(&r->h->prod.pos) != at + size)
 		return NULL;
-	if (SR_UNLIKELY((at & 7) || (at & r->mask) + size > r->cap ||
+	if (SR_UNLIKELY((at & 7) || (at & r->mask) + size > r->cap || size > chunk(r) ||
 			SR_STR_LEN(x) + SR_REC_HDR > size))
 		return NULL; /* a scribble */
 	*rec = at;
@@ -325,9 +327,14 @@ int shmring__stream_put(shmring *r, const void *buf, size_t n, bool whole)
 
 /* The writer is closing: when the last record is open and we were the
  * last to write into it, let the reader pass it at once, and give back the
- * room it does not use. */
+ * room it does not use. A forked child that never wrote (never rebound)
+ * holds its parent's endpoint and tag: the record is the parent's to close,
+ * and a GIVING word with the parent's tag would hold the reader for as long
+ * as the parent lives, should the child die in the middle. */
 void shmring__stream_close_writer(shmring *r)
 {
+	if (r->bound_forkgen != shmring__forkgen())
+		return;
 	uint64_t rec, w;
 	sr_a64 *hw = last_record(r, &rec, &w);
 	if (hw && SR_STR_TYPE(w) == SR_STR_OPEN && SR_STR_TAG(w) == my_tag(r))

@@ -999,6 +999,41 @@ Test(pipe, a_writer_killed_giving_back_room_of_a_shared_record_loses_nothing, .i
 	}
 }
 
+/* A forked child that closes the write end it inherited and never used
+ * (the usual "close the ends you do not use") leaves the last record to its
+ * parent: it holds the parent's endpoint and tag, and had it given back the
+ * record's room and died doing so (crash point STR_GIVE_BACK), the GIVING
+ * word with the parent's tag would have held the reader while the parent
+ * lived. Found by review: the child was killed there, and "world" never
+ * came out. */
+Test(pipe, a_forked_child_closing_an_unused_write_end_leaves_the_last_record, .init = init,
+     .timeout = 30)
+{
+	shmring *e[2];
+	struct shmring_config c = { .capacity = 4096 };
+	cr_assert_eq(shmring_pipe(e, &c), 0);
+	cr_assert_eq(shmring_write(e[1], "hello", 5, 0), 5);
+	pid_t pid = child();
+	if (pid == 0) {
+		arm("STR_GIVE_BACK", 1);
+		shmring_close(e[1]);
+		_exit(3); /* not killed: the close gave nothing back */
+	}
+	int st = reap(pid);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 3, "child status %#x", st);
+	cr_assert_eq(shmring_write(e[1], "world", 5, 0), 5);
+	char in[16];
+	size_t got = 0;
+	while (got < 10) {
+		ssize_t k = shmring_read(e[0], in + got, sizeof(in) - got, 2 * 1000000000LL);
+		cr_assert_gt(k, 0, "read %zd after %zu bytes", k, got);
+		got += (size_t)k;
+	}
+	cr_assert_eq(memcmp(in, "helloworld", 10), 0, "%.*s", (int)got, in);
+	shmring_close(e[1]);
+	end_of_file_and_nothing_lost(e[0], 0);
+}
+
 /* Writes from several writers come out in the order they were made: the
  * parent writes A1, a forked child writes B1 and exits, the parent writes
  * A2. shmring appended A2 to the parent's record, ahead of the child's
