@@ -465,6 +465,7 @@ SHMRING_API ssize_t shmring_write(shmring *r, const void *buf, size_t n, int64_t
 		deadline = timeout_ns < INT64_MAX - now ? now + timeout_ns : INT64_MAX;
 	}
 	size_t done = 0;
+	r->signalled = false;
 	while (done < n) {
 		struct io_arg a = {(uint8_t *)buf + done, n - done, n <= PIPE_BUF};
 		int64_t t = timeout_ns;
@@ -477,6 +478,8 @@ SHMRING_API ssize_t shmring_write(shmring *r, const void *buf, size_t n, int64_t
 			return rc == -EAGAIN && timeout_ns > 0 ? -ETIMEDOUT : rc;
 		}
 		done += (size_t)rc;
+		if (r->signalled) /* a handler ran in that wait: the count so far */
+			break;
 	}
 	return (ssize_t)done;
 }

@@ -95,6 +95,7 @@ struct shmring {
 	uint64_t peek_pos, peek_size, peek_len;
 
 	unsigned bound_forkgen; /* fork generation the multi-side roles belong to */
+	bool signalled;         /* a handler ran as a long spin ended with bytes moved (wait.c) */
 	/* Readiness descriptor (poll.c): an epoll set holding one datagram
 	 * socket per role and a pidfd per peer process. -1 until asked for. */
 	int poll_fd;

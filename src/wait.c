@@ -412,15 +412,25 @@ static int settle(shmring *r, enum sr_dir dir, sr_try_fn fn, void *arg, int64_t 
  *
  * A handler that ran in a spin would return into it, and the wait would go
  * on: a busy-polling consumer would never see the SIGINT its handler
- * flagged. So a spin that has lasted SR_SPIN_GUARD_NS blocks every signal a
- * handler may catch (sigguard_tick; not the synchronous ones, whose handlers
- * must run at the fault), then looks at the pending ones every
- * SR_SPIN_SIGCHECK_NS. One that the caller's mask lets through is delivered
- * at once (its handler runs as the mask is restored) and ends the wait with
- * -EINTR, SA_RESTART or not, as the sleep's FUTEX_WAIT with a timeout does
- * (signal(7): the kernel does not restart it); a signal with no handler
- * ends nothing. The mask is restored whenever the spin ends, and a signal
- * pending then ends a wait that would go on to sleep.
+ * flagged. So a spin that has lasted SR_SPIN_GUARD_NS blocks the signals
+ * that have a handler (sigguard_tick; not the synchronous ones, whose
+ * handlers must run at the fault, and not those left at SIG_DFL or SIG_IGN,
+ * which keep their default action or discard: a busy-poller still dies of
+ * SIGTERM), then looks at the pending ones every SR_SPIN_SIGCHECK_NS. One
+ * that the caller's mask lets through is delivered at once (its handler
+ * runs as the mask is restored) and ends the wait with -EINTR, SA_RESTART
+ * or not, as the sleep's FUTEX_WAIT with a timeout does (signal(7): the
+ * kernel does not restart it). The mask is restored whenever the spin ends:
+ * a signal pending then ends a wait that would go on to sleep, and one that
+ * came with bytes moved ends shmring_write with the count so far
+ * (r->signalled).
+ *
+ * What this cannot do: in a process with other threads that do not block a
+ * signal, the kernel hands a process-directed one to such a thread while
+ * ours blocks it, and that handler ends nothing here (as for any blocking
+ * call whose thread the kernel did not pick); and a signal that comes
+ * between the last look and the sleep runs its handler, and the sleep goes
+ * on (a wait with an atomic mask, ppoll on the pollfd, would close it).
  *
  * The guard costs two system calls and one more every SR_SPIN_SIGCHECK_NS,
  * so it waits 10 ms: with 20 us, a busy-polling consumer paced at 5,000
@@ -435,6 +445,7 @@ static int settle(shmring *r, enum sr_dir dir, sr_try_fn fn, void *arg, int64_t 
 
 struct sigguard {
 	bool blocked;
+	bool nothing_to_block; /* no signal has a handler: nothing to do */
 	int64_t next_check;
 	sigset_t old; /* the caller's mask */
 };
@@ -475,15 +486,29 @@ static bool sigguard_end(struct sigguard *g, bool look)
 static bool sigguard_tick(struct sigguard *g, int64_t now)
 {
 	if (!g->blocked) {
-		sigset_t all;
-		sigfillset(&all);
-		static const int synchronous[] = {
-			SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGSYS
-		};
-		for (size_t i = 0; i < sizeof(synchronous) / sizeof(synchronous[0]); i++)
-			sigdelset(&all, synchronous[i]);
-		if (pthread_sigmask(SIG_BLOCK, &all, &g->old) != 0)
+		if (g->nothing_to_block)
 			return false;
+		/* Only signals with a handler: one left at SIG_DFL keeps its
+		 * default action (SIGINT, SIGTERM, SIGTSTP end or stop the
+		 * process at once), and SIG_IGN its discard. */
+		sigset_t caught;
+		sigemptyset(&caught);
+		bool any = false;
+		for (int sig = 1; sig < NSIG; sig++) {
+			struct sigaction sa;
+			if (sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE ||
+			    sig == SIGTRAP || sig == SIGSYS)
+				continue; /* synchronous: their handlers run at the fault */
+			if (sigaction(sig, NULL, &sa) == 0 && sa.sa_handler != SIG_DFL &&
+			    sa.sa_handler != SIG_IGN) {
+				sigaddset(&caught, sig);
+				any = true;
+			}
+		}
+		if (!any || pthread_sigmask(SIG_BLOCK, &caught, &g->old) != 0) {
+			g->nothing_to_block = true;
+			return false;
+		}
 		g->blocked = true;
 		g->next_check = now + SR_SPIN_SIGCHECK_NS;
 		return false;
@@ -575,10 +600,15 @@ static int block(shmring *r, enum sr_dir dir, sr_try_fn fn, void *arg, int64_t t
 					   : now + r->spin_ns;
 		struct sigguard g = { .blocked = false };
 		rc = spin(r, dir, fn, arg, &now, deadline, spin_end, &g);
-		/* What moved is returned, as read(2) does; a signal pending
-		 * when the spin gives way to the sleep ends the wait. */
-		if (SR_UNLIKELY(g.blocked) && sigguard_end(&g, rc == -EAGAIN))
-			return -EINTR;
+		/* What moved is returned, as read(2) does, and a handler that
+		 * ran as the mask came back is noted for shmring_write, which
+		 * then returns the count so far; a signal pending when the spin
+		 * gives way to the sleep ends the wait. */
+		if (SR_UNLIKELY(g.blocked) && sigguard_end(&g, rc == -EAGAIN || rc >= 0)) {
+			if (rc < 0)
+				return -EINTR;
+			r->signalled = true;
+		}
 		if (rc != -EAGAIN)
 			return rc;
 	}

@@ -1218,6 +1218,44 @@ Test(messages, a_signal_without_a_handler_does_not_end_a_wait, TMO)
 	}
 }
 
+/* A signal left at its default action keeps it in a long spin: the guard
+ * that blocks caught signals there (wait.c) must not block SIGTERM, SIGINT
+ * or SIGTSTP with no handler. Found by review: a busy-polling consumer
+ * could then be stopped by SIGKILL alone. */
+Test(messages, a_signal_with_no_handler_keeps_its_default_action_in_a_spin, TMO)
+{
+	static const int64_t spins[] = { -1, 10 * SEC };
+	for (int kind = 0; kind < 2; kind++) {
+		shmring *p, *c;
+		t_pair(SHMRING_SPSC, 4096, 1024, &p, &c);
+		shmring_set_spin(c, spins[kind]);
+		pid_t pid = fork();
+		cr_assert_geq(pid, 0);
+		if (pid == 0) {
+			signal(SIGTERM, SIG_DFL);
+			char b[64];
+			shmring_recv(c, b, sizeof(b), -1);
+			_exit(3); /* not reached: SIGTERM ends the process */
+		}
+		t_sleep_ms(100); /* past the 10 ms guard */
+		int64_t t0 = t_now();
+		kill(pid, SIGTERM);
+		int st = 0;
+		pid_t w = 0;
+		while ((w = waitpid(pid, &st, WNOHANG)) == 0 && t_now() - t0 < 2 * SEC)
+			t_sleep_ms(5);
+		if (w == 0) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &st, 0);
+		}
+		cr_assert(w == pid && WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM,
+			  "spin %lld: SIGTERM with no handler did not end the process (status %#x)",
+			  (long long)spins[kind], st);
+		shmring_close(c);
+		shmring_close(p);
+	}
+}
+
 /* ---- pollfd ------------------------------------------------------------------------ */
 
 static int readable(int fd, int timeout_ms)

@@ -1034,6 +1034,65 @@ Test(pipe, a_forked_child_closing_an_unused_write_end_leaves_the_last_record, .i
 	end_of_file_and_nothing_lost(e[0], 0);
 }
 
+static volatile sig_atomic_t usr1_seen;
+static void on_usr1(int sig)
+{
+	(void)sig;
+	usr1_seen = 1;
+}
+
+/* A handler that runs during a blocking write ends it with the count already
+ * moved (or -EINTR, when nothing moved), as write(2) on a pipe: here the
+ * writer busy-polls on a full stream past the 10 ms guard (wait.c), the
+ * signal comes, and the reader frees some room right after. Found by
+ * review: the write took the room, ran the handler and went on waiting for
+ * the rest, 2 s, until the reader drained. */
+Test(pipe, a_signal_ends_a_blocking_write_with_the_count_so_far, .init = init, .timeout = 30)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_usr1; /* no SA_RESTART */
+	sigemptyset(&sa.sa_mask);
+	cr_assert_eq(sigaction(SIGUSR1, &sa, NULL), 0);
+	static char big[1 << 20], sink[1 << 16];
+	shmring *e[2];
+	struct shmring_config c = { .capacity = 16384 };
+	cr_assert_eq(shmring_pipe(e, &c), 0);
+	while (shmring_write(e[1], big, PIPE_BUF, 0) == PIPE_BUF) {
+	}
+	shmring_set_spin(e[1], -1);
+	pid_t parent = getpid();
+	pid_t pid = child();
+	if (pid == 0) {
+		shmring_close(e[1]);
+		usleep(150000);
+		kill(parent, SIGUSR1);
+		size_t got = 0;
+		while (got < 16384) {
+			ssize_t k = shmring_read(e[0], sink, 16384 - got, 2000000000LL);
+			if (k <= 0)
+				_exit(1);
+			got += (size_t)k;
+		}
+		usleep(2000000); /* then the rest, late */
+		while (shmring_read(e[0], sink, sizeof(sink), 2000000000LL) > 0) {
+		}
+		_exit(0);
+	}
+	usr1_seen = 0;
+	int64_t t0 = t_now();
+	ssize_t k = shmring_write(e[1], big, sizeof(big), 5000000000LL);
+	int64_t dt = t_now() - t0;
+	cr_assert(usr1_seen, "the signal did not arrive");
+	cr_assert(k == -EINTR || (k > 0 && k < (ssize_t)sizeof(big)),
+		  "write after a signal: %zd (%s)", k, t_err(k));
+	cr_assert_lt(dt, 1500 * 1000000LL, "the write went on %.3f s after the signal", dt / 1e9);
+	shmring_close(e[1]);
+	cr_assert_eq(reap(pid), 0);
+	shmring_close(e[0]);
+	signal(SIGUSR1, SIG_DFL);
+}
+
 /* Writes from several writers come out in the order they were made: the
  * parent writes A1, a forked child writes B1 and exits, the parent writes
  * A2. shmring appended A2 to the parent's record, ahead of the child's
