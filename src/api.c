@@ -459,11 +459,8 @@ SHMRING_API ssize_t shmring_write(shmring *r, const void *buf, size_t n, int64_t
 	 * pipe does. The timeout covers the whole call. */
 	if (n == 0)
 		return 0;
-	int64_t deadline = 0; /* only a positive timeout reads the clock */
-	if (timeout_ns > 0) {
-		int64_t now = shmring__now();
-		deadline = timeout_ns < INT64_MAX - now ? now + timeout_ns : INT64_MAX;
-	}
+	/* only a positive timeout reads the clock */
+	int64_t deadline = timeout_ns > 0 ? shmring__after(shmring__now(), timeout_ns) : 0;
 	size_t done = 0;
 	r->signalled = false;
 	while (done < n) {

@@ -220,6 +220,12 @@ void shmring__drop(shmring *r, uint64_t n);
 
 /* ---- wait.c ---- */
 int64_t shmring__now(void);
+/* The time ns after now, saturated; a negative ns (wait as long as it
+ * takes) is INT64_MAX too. */
+static inline int64_t shmring__after(int64_t now, int64_t ns)
+{
+	return ns < 0 || ns >= INT64_MAX - now ? INT64_MAX : now + ns;
+}
 void shmring__wake_slow(shmring *r, enum sr_dir dir);
 void shmring__arm(shmring *r, enum sr_dir dir);
 extern int shmring__light; /* > 0: this process is registered for membarrier (wait.c) */

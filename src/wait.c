@@ -447,24 +447,21 @@ struct sigguard {
 	bool blocked;
 	bool nothing_to_block; /* no signal has a handler: nothing to do */
 	int64_t next_check;
-	sigset_t old; /* the caller's mask */
+	sigset_t caught; /* the signals with a handler, blocked by the guard */
+	sigset_t old;    /* the caller's mask */
 };
 
-/* Is a signal pending that the caller's mask lets through and that has a
- * handler? */
-static bool sig_deliverable(const sigset_t *old)
+/* Is one of the signals the guard blocked pending, and does the caller's
+ * mask let it through? */
+static bool sig_deliverable(const struct sigguard *g)
 {
 	sigset_t p;
 	if (sigpending(&p) < 0)
 		return false;
-	for (int s = 1; s < NSIG; s++) {
-		if (sigismember(&p, s) != 1 || sigismember(old, s) == 1)
-			continue;
-		struct sigaction sa;
-		if (sigaction(s, NULL, &sa) == 0 && sa.sa_handler != SIG_DFL &&
-		    sa.sa_handler != SIG_IGN)
+	for (int s = 1; s < NSIG; s++)
+		if (sigismember(&p, s) == 1 && sigismember(&g->caught, s) == 1 &&
+		    sigismember(&g->old, s) != 1)
 			return true;
-	}
 	return false;
 }
 
@@ -474,7 +471,7 @@ static bool sigguard_end(struct sigguard *g, bool look)
 {
 	if (!g->blocked)
 		return false;
-	bool d = look && sig_deliverable(&g->old);
+	bool d = look && sig_deliverable(g);
 	pthread_sigmask(SIG_SETMASK, &g->old, NULL);
 	g->blocked = false;
 	return d;
@@ -491,8 +488,7 @@ static bool sigguard_tick(struct sigguard *g, int64_t now)
 		/* Only signals with a handler: one left at SIG_DFL keeps its
 		 * default action (SIGINT, SIGTERM, SIGTSTP end or stop the
 		 * process at once), and SIG_IGN its discard. */
-		sigset_t caught;
-		sigemptyset(&caught);
+		sigemptyset(&g->caught);
 		bool any = false;
 		for (int sig = 1; sig < NSIG; sig++) {
 			struct sigaction sa;
@@ -501,11 +497,11 @@ static bool sigguard_tick(struct sigguard *g, int64_t now)
 				continue; /* synchronous: their handlers run at the fault */
 			if (sigaction(sig, NULL, &sa) == 0 && sa.sa_handler != SIG_DFL &&
 			    sa.sa_handler != SIG_IGN) {
-				sigaddset(&caught, sig);
+				sigaddset(&g->caught, sig);
 				any = true;
 			}
 		}
-		if (!any || pthread_sigmask(SIG_BLOCK, &caught, &g->old) != 0) {
+		if (!any || pthread_sigmask(SIG_BLOCK, &g->caught, &g->old) != 0) {
 			g->nothing_to_block = true;
 			return false;
 		}
@@ -516,7 +512,7 @@ static bool sigguard_tick(struct sigguard *g, int64_t now)
 	if (now < g->next_check)
 		return false;
 	g->next_check = now + SR_SPIN_SIGCHECK_NS;
-	if (!sig_deliverable(&g->old))
+	if (!sig_deliverable(g))
 		return false;
 	sigguard_end(g, false); /* its handler runs now */
 	return true;
@@ -589,15 +585,12 @@ static int block(shmring *r, enum sr_dir dir, sr_try_fn fn, void *arg, int64_t t
 	int64_t now = shmring__now();
 	if (timeout_ns == 0)
 		return settle(r, dir, fn, arg, now, false);
-	int64_t deadline = timeout_ns > 0 && timeout_ns < INT64_MAX - now ? now + timeout_ns
-									 : INT64_MAX;
+	int64_t deadline = shmring__after(now, timeout_ns);
 	if ((rc = settle(r, dir, fn, arg, now, false)) != -EAGAIN)
 		return rc;
 
 	if (r->spin_ns != 0) {
-		int64_t spin_end = r->spin_ns < 0 || r->spin_ns >= INT64_MAX - now
-					   ? INT64_MAX
-					   : now + r->spin_ns;
+		int64_t spin_end = shmring__after(now, r->spin_ns);
 		struct sigguard g = { .blocked = false };
 		rc = spin(r, dir, fn, arg, &now, deadline, spin_end, &g);
 		/* What moved is returned, as read(2) does, and a handler that

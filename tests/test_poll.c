@@ -26,15 +26,8 @@
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 
-#include "shmring.h"
-
-/* SHMRING_TEST_FENCE_FREE=1 (ctest's *-fence-free variants): every ring here
- * is a SHMRING_FENCE_FREE ring (as t_cfg in testutil.h does). */
-static unsigned t_extra_flags(void)
-{
-	const char *v = getenv("SHMRING_TEST_FENCE_FREE");
-	return v && *v && strcmp(v, "0") ? SHMRING_FENCE_FREE : 0;
-}
+#include "common.h" /* MODE_TEST; t_extra_flags: SHMRING_TEST_FENCE_FREE=1 (ctest's
+		     * *-fence-free variants) makes every ring here SHMRING_FENCE_FREE */
 
 enum waiter { W_POLL, W_SELECT, W_EPOLL };
 
@@ -175,20 +168,15 @@ static ssize_t recv_after_death(pid_t pid, shmring *cons, int fd, char *buf, siz
 	return k;
 }
 
-ParameterizedTestParameters(poll, dead_producer_is_end_of_file)
+MODE_TEST(poll, dead_producer_is_end_of_file, .timeout = 60)
 {
-	static enum shmring_mode modes[] = { SHMRING_SPSC, SHMRING_MPSC, SHMRING_SPMC,
-					     SHMRING_MPMC };
-	return cr_make_param_array(enum shmring_mode, modes, 4);
-}
-
-ParameterizedTest(enum shmring_mode *mode, poll, dead_producer_is_end_of_file, .timeout = 60)
-{
-	const char *M = shmring_mode_name(*mode);
+	T_MODE;
 	char name[64];
-	snprintf(name, sizeof(name), "shmring-test-poll-%d-%d", (int)getpid(), (int)*mode);
-	struct shmring_config c = { .mode = *mode, .capacity = 4096, .max_msg = 64,
-				     .flags = t_extra_flags() };
+	snprintf(name, sizeof(name), "shmring-test-poll-%d-%d", (int)getpid(), (int)mode);
+	struct shmring_config c = { .mode = mode,
+				    .capacity = 4096,
+				    .max_msg = 64,
+				    .flags = t_extra_flags() };
 	shmring *cons;
 	cr_assert_eq(shmring_create(name, &c, SHMRING_CONSUMER, &cons), 0, "%s", M);
 	int sync[2];
@@ -281,18 +269,11 @@ Test(poll, a_dead_peer_wakes_the_poller_once_and_its_claim_is_cleared, .timeout 
  * message comes, whether or not the parent keeps its copy. The socket was
  * bound to a name with the parent's pid, and the child published its own:
  * wakers sent to a name nobody had bound. */
-ParameterizedTestParameters(poll, an_inherited_pollfd_wakes_the_child)
+MODE_TEST(poll, an_inherited_pollfd_wakes_the_child, .timeout = 60)
 {
-	static enum shmring_mode modes[] = { SHMRING_SPSC, SHMRING_MPSC, SHMRING_SPMC,
-					     SHMRING_MPMC };
-	return cr_make_param_array(enum shmring_mode, modes, 4);
-}
-
-ParameterizedTest(enum shmring_mode *mode, poll, an_inherited_pollfd_wakes_the_child, .timeout = 60)
-{
-	const char *M = shmring_mode_name(*mode);
+	T_MODE;
 	for (int parent_closes = 0; parent_closes < 2; parent_closes++) {
-		struct shmring_config cfg = { .mode = *mode,
+		struct shmring_config cfg = { .mode = mode,
 					      .capacity = 4096,
 					      .max_msg = 64,
 					      .flags = t_extra_flags() };
